@@ -1,0 +1,96 @@
+"""Every setting of runsearch, read from `RUNSEARCH_*` environment variables.
+
+This is the one place configuration lives; README's configuration table lists the same
+fields (a test keeps the two in step). Defaults suit a laptop running `make run`.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TABLES = (
+    "workflow_runs",
+    "workflows",
+    "workflow_parameters",
+    "workflow_run_parameters",
+    "tasks",
+    "organization_auth_tokens",
+)
+
+
+def _default_cache_dir() -> Path:
+    # As root the cache must be readable by the unprivileged OpenSearch user, so not under /root.
+    if os.geteuid() == 0:
+        return Path("/var/cache/runsearch")
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "runsearch"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNSEARCH_", extra="ignore")
+
+    # --- servers -----------------------------------------------------------------------
+    opensearch_url: str = Field("http://127.0.0.1:9200", description="OpenSearch HTTP endpoint (the stack binds its port)")
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap server host:port (the stack binds its port)")
+
+    # --- topics (Debezium) -------------------------------------------------------------
+    topic_prefix: str = Field("skyvern", description="Debezium topic prefix: topics are `<prefix>.public.<table>`")
+    topic_overrides: dict[str, str] = Field(
+        default_factory=dict, description='JSON object table -> full topic name, e.g. `{"tasks": "cdc.tasks"}`'
+    )
+    deadletter_topic: str = Field("runsearch.deadletter", description="Topic receiving undecodable or contract-breaking events")
+    consumer_group: str = Field("runsearch-indexer", description="Kafka consumer group of the live indexer")
+
+    # --- indices -----------------------------------------------------------------------
+    index_prefix: str = Field("runsearch", description="Prefix of every index and alias runsearch creates")
+
+    # --- indexer -----------------------------------------------------------------------
+    batch_size: int = Field(2000, ge=1, description="Most events the indexer polls and applies per batch")
+    poll_timeout_ms: int = Field(500, ge=1, description="How long one poll waits for events")
+    indexer_metrics_port: int = Field(9108, description="Port of the indexer's Prometheus `/metrics` (0 disables)")
+    retry_max_seconds: float = Field(30.0, gt=0, description="Longest back-off between retries while OpenSearch is unreachable")
+
+    # --- api ---------------------------------------------------------------------------
+    api_host: str = Field("127.0.0.1", description="Address the API binds")
+    api_port: int = Field(8000, description="Port the API binds")
+    jwt_secret: str = Field("runsearch-local-secret", description="HS256 secret of the platform's API keys (set it in production)")
+    auth_cache_seconds: float = Field(30.0, ge=0, le=60, description="How long a key check is cached; a revoked key stops working within it")
+    search_timeout_seconds: float = Field(2.0, gt=0, description="OpenSearch request timeout of the API; beyond it the API answers 503")
+    max_result_window: int = Field(10000, ge=1, description="Deepest result (page*page_size) served; deeper pages get 422 naming the limit")
+
+    # --- local stack ---------------------------------------------------------------------
+    stack_dir: Path = Field(Path(".stack"), description="Folder of the local stack's pid files, logs and Kafka data")
+    cache_dir: Path = Field(default_factory=_default_cache_dir, description="Download cache of the OpenSearch and Kafka distributions")
+    opensearch_version: str = Field("2.19.6", description="OpenSearch version of the local stack (>= 2.15 for `wildcard`)")
+    kafka_version: str = Field("4.1.1", description="Kafka version of the local stack (4.x, KRaft)")
+    java_home: Path | None = Field(None, description="JDK for both servers (default: JAVA_HOME, else the system Java 17)")
+    opensearch_heap: str = Field("1g", description="OpenSearch heap size")
+    kafka_heap: str = Field("512m", description="Kafka heap size")
+    service_user: str = Field("runsearch", description="Unprivileged user OpenSearch runs as when the stack is started by root")
+    topic_partitions: int = Field(3, ge=1, description="Partitions of each topic the local stack creates")
+    startup_timeout_seconds: float = Field(180.0, gt=0, description="How long `stack up` waits for a server to answer")
+
+    def topic(self, table: str) -> str:
+        return self.topic_overrides.get(table) or f"{self.topic_prefix}.public.{table}"
+
+    def topics(self) -> dict[str, str]:
+        """Topic name -> table, for every table the indexer consumes."""
+        return {self.topic(table): table for table in TABLES}
+
+    @property
+    def opensearch_port(self) -> int:
+        return urlparse(self.opensearch_url).port or 9200
+
+    @property
+    def kafka_port(self) -> int:
+        return int(self.kafka_bootstrap.rsplit(":", 1)[1])
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,83 @@
+"""Fetch the server distributions by Maven coordinates into a cache that later runs reuse."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from pathlib import Path
+
+OPENSEARCH_ARTIFACT = "org.opensearch.distribution.integ-test-zip:opensearch:{version}:zip"
+
+# Kafka's server jars plus a log4j2 binding for its slf4j 1.x logging, so its log is readable.
+KAFKA_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>runsearch.local</groupId><artifactId>kafka-runtime</artifactId><version>1</version>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>{version}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>2.24.3</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>2.24.3</version></dependency>
+  </dependencies>
+</project>
+"""
+
+COMPLETE = ".complete"
+
+
+class FetchError(RuntimeError):
+    pass
+
+
+def _mvn(args: list[str], cwd: Path) -> None:
+    if shutil.which("mvn") is None:
+        raise FetchError("Maven (`mvn`) is needed to fetch OpenSearch and Kafka; install it (Debian: apt-get install maven)")
+    proc = subprocess.run(["mvn", "-B", "-q", *args], cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise FetchError(f"mvn {' '.join(args)} failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+
+
+def _fill_once(target: Path, fill) -> Path:
+    """Run `fill(tmpdir)` and move the result to `target`, unless a complete copy is cached."""
+    if (target / COMPLETE).exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
+        staging = Path(tmp) / "out"
+        staging.mkdir()
+        fill(staging)
+        (staging / COMPLETE).touch()
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    target.chmod(0o755)
+    return target
+
+
+def opensearch_home(cache_dir: Path, version: str) -> Path:
+    """The unpacked OpenSearch distribution (no bundled JDK, no plugins)."""
+
+    def fill(staging: Path) -> None:
+        _mvn(["dependency:copy", f"-Dartifact={OPENSEARCH_ARTIFACT.format(version=version)}",
+              f"-DoutputDirectory={staging}"], cwd=staging)
+        archive = next(staging.glob("opensearch-*.zip"))
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(staging)
+        archive.unlink()
+        top = staging / f"opensearch-{version}"
+        for item in top.iterdir():
+            item.rename(staging / item.name)
+        top.rmdir()
+        for script in (staging / "bin").iterdir():
+            script.chmod(0o755)  # zipfile drops the executable bits
+
+    return _fill_once(cache_dir / f"opensearch-{version}", fill)
+
+
+def kafka_libs(cache_dir: Path, version: str) -> Path:
+    """A folder of every jar the Kafka broker needs at runtime."""
+
+    def fill(staging: Path) -> None:
+        (staging / "pom.xml").write_text(KAFKA_POM.format(version=version))
+        _mvn(["dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={staging / 'libs'}"], cwd=staging)
+
+    return _fill_once(cache_dir / f"kafka-{version}", fill) / "libs"

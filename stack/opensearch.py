@@ -1,0 +1,114 @@
+"""A single-node OpenSearch on loopback, run as an unprivileged user when started by root."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+
+from runsearch.settings import Settings
+from stack.processes import Managed
+
+
+def java_home(settings: Settings) -> Path:
+    if settings.java_home:
+        return settings.java_home
+    if os.environ.get("JAVA_HOME"):
+        return Path(os.environ["JAVA_HOME"])
+    java = shutil.which("java")
+    if java is None:
+        raise RuntimeError("no Java found: install a JDK 17+ or set RUNSEARCH_JAVA_HOME")
+    return Path(java).resolve().parents[1]
+
+
+def _service_account(settings: Settings) -> tuple[int, int] | None:
+    """(uid, gid) to run OpenSearch as, creating the system user once; None when not root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(settings.service_user)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        settings.service_user], check=True)
+        entry = pwd.getpwnam(settings.service_user)
+    return entry.pw_uid, entry.pw_gid
+
+
+def runtime_dir(settings: Settings) -> Path:
+    """Config, data and logs of the node. As root they live where the service user can reach them."""
+    if os.geteuid() == 0:
+        return Path("/var/lib/runsearch") / f"opensearch-{settings.opensearch_port}"
+    return settings.stack_dir.resolve() / "opensearch"
+
+
+def prepare(settings: Settings, home: Path) -> Path:
+    run = runtime_dir(settings)
+    for sub in ("data", "logs", "tmp"):
+        (run / sub).mkdir(parents=True, exist_ok=True)
+    config = run / "config"
+    if not config.exists():
+        shutil.copytree(home / "config", config)
+    # The shipped jvm.options writes GC logs and heap dumps relative to the working directory.
+    options = (home / "config" / "jvm.options").read_text()
+    options = re.sub(r"(=|:)logs/", rf"\g<1>{run}/logs/", options).replace("HeapDumpPath=data", f"HeapDumpPath={run}/data")
+    options = re.sub(r"^-Xm[sx]\S+$", "", options, flags=re.M)  # the heap comes from OPENSEARCH_JAVA_OPTS
+    (config / "jvm.options").write_text(options)
+    account = _service_account(settings)
+    if account is not None:
+        run.parent.chmod(0o755)
+        for path in [run, *run.rglob("*")]:
+            os.chown(path, *account)
+    if settings.stack_dir.resolve() != run.parent:
+        link = settings.stack_dir / "opensearch"
+        if not link.exists() and run != link.resolve():
+            settings.stack_dir.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(run)
+    return run
+
+
+def start(settings: Settings, proc: Managed, home: Path) -> int:
+    run = prepare(settings, home)
+    port = settings.opensearch_port
+    argv = [
+        str(home / "bin" / "opensearch"),
+        "-Ediscovery.type=single-node",
+        "-Enetwork.host=127.0.0.1",
+        f"-Ehttp.port={port}",
+        f"-Etransport.port={port + 100}",
+        f"-Epath.data={run / 'data'}",
+        f"-Epath.logs={run / 'logs'}",
+        "-Ecluster.routing.allocation.disk.threshold_enabled=false",
+        f"-Enode.attr.runsearch_stack={proc.state_dir.resolve()}",  # lets `down` recognise its own process
+    ]
+    account = _service_account(settings)
+    if account is not None:
+        argv = ["setpriv", f"--reuid={account[0]}", f"--regid={account[1]}", "--init-groups", "--", *argv]
+    env = {
+        **os.environ,
+        "OPENSEARCH_JAVA_HOME": str(java_home(settings)),
+        "OPENSEARCH_PATH_CONF": str(run / "config"),
+        "OPENSEARCH_TMPDIR": str(run / "tmp"),
+        "OPENSEARCH_JAVA_OPTS": f"-Xms{settings.opensearch_heap} -Xmx{settings.opensearch_heap}",
+    }
+    return proc.start(argv, env, cwd=run)
+
+
+def healthy(settings: Settings) -> bool:
+    try:
+        with urllib.request.urlopen(f"{settings.opensearch_url}/_cluster/health?wait_for_status=yellow&timeout=1s", timeout=3) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def version(settings: Settings) -> str | None:
+    try:
+        with urllib.request.urlopen(settings.opensearch_url, timeout=3) as r:
+            return json.load(r)["version"]["number"]
+    except (OSError, ValueError, KeyError):
+        return None

@@ -1,0 +1,75 @@
+"""Session fixtures: real OpenSearch and Kafka, started once for the whole test run.
+
+- `RUNSEARCH_TEST_STACK=reuse` (or both RUNSEARCH_OPENSEARCH_URL and RUNSEARCH_KAFKA_BOOTSTRAP set and
+  answering): use the servers they point at, start nothing.
+- `RUNSEARCH_TEST_STACK=testcontainers`: start both in Docker through testcontainers (needs a Docker engine).
+- otherwise: the local stack launcher starts both from Maven Central on test ports (19200, 19092) in
+  `.stack-test/`, and stops them at the end.
+Each test isolates itself with its own index and topic prefixes, so one stack serves the whole run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from runsearch.settings import Settings
+from stack import kafka as kafka_node
+from stack import opensearch as opensearch_node
+from stack.launcher import Stack
+
+TEST_PORTS = {"RUNSEARCH_OPENSEARCH_URL": "http://127.0.0.1:19200", "RUNSEARCH_KAFKA_BOOTSTRAP": "127.0.0.1:19092"}
+
+
+def _testcontainers() -> Iterator[dict[str, str]]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.opensearch import OpenSearchContainer
+
+    version = Settings().opensearch_version
+    with OpenSearchContainer(f"opensearchproject/opensearch:{version}") as search, \
+            KafkaContainer("apache/kafka:4.1.1").with_kraft() as broker:
+        host, port = search.get_container_host_ip(), search.get_exposed_port(9200)
+        yield {"RUNSEARCH_OPENSEARCH_URL": f"http://{host}:{port}",
+               "RUNSEARCH_KAFKA_BOOTSTRAP": broker.get_bootstrap_server()}
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[dict[str, str]]:
+    """Addresses of a running OpenSearch and Kafka."""
+    mode = os.environ.get("RUNSEARCH_TEST_STACK", "")
+    if mode == "testcontainers":
+        yield from _testcontainers()
+        return
+    given = {k: os.environ[k] for k in TEST_PORTS if k in os.environ}
+    if mode == "reuse" or len(given) == len(TEST_PORTS):
+        settings = Settings(**{k.removeprefix("RUNSEARCH_").lower(): v for k, v in given.items()})
+        if not (opensearch_node.healthy(settings) and kafka_node.healthy(settings)):
+            pytest.exit(f"RUNSEARCH_TEST_STACK asked to reuse servers, but {given} do not answer", 2)
+        yield given
+        return
+    stack = Stack(Settings(stack_dir=".stack-test", opensearch_url=TEST_PORTS["RUNSEARCH_OPENSEARCH_URL"],
+                           kafka_bootstrap=TEST_PORTS["RUNSEARCH_KAFKA_BOOTSTRAP"]))
+    stack.up()
+    try:
+        yield TEST_PORTS
+    finally:
+        stack.down()
+
+
+@pytest.fixture
+def settings(servers: dict[str, str]) -> Settings:
+    """Settings pointing at the test servers, with index and topic names of this test alone."""
+    tag = uuid.uuid4().hex[:10]
+    return Settings(
+        opensearch_url=servers["RUNSEARCH_OPENSEARCH_URL"],
+        kafka_bootstrap=servers["RUNSEARCH_KAFKA_BOOTSTRAP"],
+        index_prefix=f"t-{tag}",
+        topic_prefix=f"t-{tag}",
+        deadletter_topic=f"t-{tag}.deadletter",
+        consumer_group=f"t-{tag}-indexer",
+        indexer_metrics_port=0,
+        poll_timeout_ms=100,
+    )
