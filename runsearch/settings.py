@@ -56,9 +56,9 @@ class Settings(BaseSettings):
     retry_max_seconds: float = Field(30.0, gt=0, description="Longest back-off between retries while OpenSearch is unreachable")
 
     # --- api ---------------------------------------------------------------------------
-    api_host: str = Field("127.0.0.1", description="Address the API binds")
+    bind_host: str = Field("127.0.0.1", description="Address the API and the indexer's metrics bind")
     api_port: int = Field(8000, description="Port the API binds")
-    jwt_secret: str = Field("runsearch-local-secret", description="HS256 secret of the platform's API keys (set it in production)")
+    jwt_secret: str = Field("runsearch-local-development-secret-0001", description="HS256 secret of the platform's API keys (set it in production)")
     auth_cache_seconds: float = Field(30.0, ge=0, le=60, description="How long a key check is cached; a revoked key stops working within it")
     search_timeout_seconds: float = Field(2.0, gt=0, description="OpenSearch request timeout of the API; beyond it the API answers 503")
     max_result_window: int = Field(10000, ge=1, description="Deepest result (page*page_size) served; deeper pages get 422 naming the limit")

@@ -1,0 +1,187 @@
+"""A realistic history of the platform's rows, as the source database would have changed them.
+
+Used by `make run` (demo data), the tests (histories to deliver in any order) and the benchmarks
+(at scale). The history is a list of row changes in commit order; `lsn` is their position.
+Deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+
+from indexer.rows import PRIMARY_KEYS
+from runsearch.settings import Settings
+
+STATUSES = ["created", "queued", "running", "failed", "terminated", "canceled", "timed_out", "completed", "paused"]
+TRIGGERS = ["manual", "api", "scheduled", "webhook", None]
+PROXIES = ["RESIDENTIAL", "US-CA", "NONE", '{"country": "US", "subdivision": "NY"}', '{"country": "GB", "city": "London"}', None]
+ERROR_CODES = [f"{w}_{s}" for w in ("LOGIN", "CAPTCHA", "NAVIGATION", "PAYMENT", "UPLOAD", "DOWNLOAD", "SESSION",
+                                     "TIMEOUT", "PROXY", "FORM") for s in ("FAILED", "DETECTED", "REJECTED", "EXPIRED", "INVALID")]
+ERROR_CODES[:3] = ["INVALID_CREDENTIALS", "LOGIN_FAILED", "CAPTCHA_DETECTED"]
+WORDS = ("invoice portal login credential vendor shipment payroll report tax filing download upload claim policy "
+         "renewal quote order tracking refund account statement benefits enrollment appointment booking "
+         "inventory audit compliance onboarding customer supplier contract medical insurance permit license").split()
+ODD_TEXT = ["Prod_Credential", "50% off", "a*b?c", "back\\slash", "ÉCOLE Straße", "naïve café", "東京 オフィス",
+            "emoji 🚀 launch", "quote \"x\" 'y'", "under_score", "percent%sign", "שלום עולם", "Ünïcödé"]
+PARAM_KEYS = ["login_url", "credential_value", "prod_credential", "search_query", "account_number", "start_date",
+              "vendor_name", "download_folder", "Region", "MAX_PAGES"]
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """One committed change: `row` is the full row after an upsert, or the primary key of a delete."""
+
+    table: str
+    op: str  # "c", "u" or "d"
+    row: dict[str, Any]
+    lsn: int
+
+
+@dataclass
+class History:
+    changes: list[RowChange] = field(default_factory=list)
+    api_keys: dict[str, str] = field(default_factory=dict)  # organization_id -> a valid API key
+
+    def add(self, table: str, op: str, row: dict[str, Any]) -> None:
+        self.changes.append(RowChange(table, op, dict(row), len(self.changes) + 1_000))
+
+
+def api_key(organization_id: str, secret: str) -> str:
+    """An API key as the platform issues them: an HS256 JWT whose subject is the organization."""
+    return jwt.encode({"sub": organization_id, "iat": 1_700_000_000}, secret, algorithm="HS256")
+
+
+def _text(rng: random.Random, words: int) -> str:
+    picked = [rng.choice(WORDS) for _ in range(words)]
+    if rng.random() < 0.15:
+        picked.insert(rng.randrange(len(picked) + 1), rng.choice(ODD_TEXT))
+    if rng.random() < 0.3:
+        picked[0] = picked[0].capitalize()
+    return " ".join(picked)
+
+
+def _micros(base: int, offset_s: float) -> int:
+    return base + int(offset_s * 1_000_000)
+
+
+def generate(runs: int = 2_000, organizations: int = 5, seed: int = 7, secret: str = Settings.model_fields["jwt_secret"].default,
+             big_share: float = 0.4) -> History:
+    """`runs` runs over `organizations` organizations, the first holding `big_share` of them."""
+    rng = random.Random(seed)
+    h = History()
+    base = 1_735_689_600_000_000  # 2025-01-01T00:00:00Z in microseconds
+    orgs = [f"o_{i:04d}" for i in range(organizations)]
+    weights = [big_share] + [(1 - big_share) / max(organizations - 1, 1)] * (organizations - 1)
+    for i, org in enumerate(orgs):
+        token = api_key(org, secret)
+        h.api_keys[org] = token
+        h.add("organization_auth_tokens", "c", {"id": f"oat_{i}", "organization_id": org, "token_type": "api",
+                                                "token": token, "valid": True, "created_at": base, "modified_at": base,
+                                                "deleted_at": None})
+        revoked = api_key(org, secret + "-old")
+        h.add("organization_auth_tokens", "c", {"id": f"oat_{i}_old", "organization_id": org, "token_type": "api",
+                                                "token": revoked, "valid": False, "created_at": base,
+                                                "modified_at": base, "deleted_at": None})
+    # Workflows: a few per organization, each with versions; every version has its parameter definitions.
+    versions: dict[str, list[tuple[str, list[str]]]] = {org: [] for org in orgs}
+    workflows: dict[str, dict[str, Any]] = {}
+    definitions: list[dict[str, Any]] = []
+    for org in orgs:
+        for w in range(rng.randint(2, 4)):
+            permanent = f"wpid_{org}_{w}"
+            title = f"{_text(rng, 2).title()} – {org.upper()}"
+            for version in range(1, rng.randint(1, 3) + 1):
+                wid = f"w_{org}_{w}_{version}"
+                workflows[wid] = {"workflow_id": wid, "organization_id": org, "workflow_permanent_id": permanent,
+                                  "title": title, "version": version, "deleted_at": None}
+                h.add("workflows", "c", workflows[wid])
+                params = []
+                for p, key in enumerate(rng.sample(PARAM_KEYS, rng.randint(1, 4))):
+                    pid = f"wp_{wid}_{p}"
+                    definition = {"workflow_parameter_id": pid, "workflow_id": wid, "workflow_parameter_type": "workflow",
+                                  "key": key, "description": _text(rng, 4) if rng.random() < 0.8 else None,
+                                  "default_value": None, "created_at": base, "modified_at": base, "deleted_at": None}
+                    h.add("workflow_parameters", "c", definition)
+                    definitions.append(definition)
+                    params.append(pid)
+                versions[org].append((wid, params))
+    recent: list[str] = []
+    for n in range(runs):
+        org = rng.choices(orgs, weights)[0]
+        wid, params = rng.choice(versions[org])
+        run_id = f"wr_{n:09d}"
+        # Some runs share a created_at to the microsecond: the order must still be total.
+        created = _micros(base, n * 0.5) if rng.random() > 0.05 or n == 0 else _micros(base, (n - 1) * 0.5)
+        headers = None
+        if rng.random() < 0.3:
+            headers = json.dumps({"X-Request-Source": _text(rng, 2), "Authorization-Hint": rng.choice(ODD_TEXT)},
+                                 ensure_ascii=False)
+        parent = rng.choice(recent) if recent and rng.random() < 0.05 else None
+        row = {
+            "workflow_run_id": run_id, "workflow_id": wid, "workflow_permanent_id": workflows[wid]["workflow_permanent_id"],
+            "organization_id": org, "browser_session_id": None, "browser_profile_id": None, "debug_session_id": None,
+            "status": "created", "extra_http_headers": headers, "cdp_connect_headers": None,
+            "proxy_location": rng.choice(PROXIES), "webhook_callback_url": None, "webhook_failure_reason": None,
+            "totp_verification_url": None, "totp_identifier": None, "failure_reason": None, "failure_category": None,
+            "parent_workflow_run_id": parent, "max_screenshot_scrolling_times": rng.choice([None, 3, 10]),
+            "max_elapsed_time_minutes": None, "browser_address": None, "run_with": rng.choice([None, "agent", "code"]),
+            "script_run": None, "job_id": None, "depends_on_workflow_run_id": None, "sequential_key": None,
+            "ai_fallback": rng.choice([None, True, False]), "code_gen": None, "trigger_type": rng.choice(TRIGGERS),
+            "workflow_schedule_id": None, "ignore_inherited_workflow_system_prompt": False,
+            "copilot_session_id": f"cs_{n}" if rng.random() < 0.03 else None, "credits_used": None,
+            "cached_credits_used": None, "queued_at": None, "started_at": None, "finished_at": None,
+            "created_at": created, "modified_at": created, "unknown_future_column": "ignored",
+        }
+        h.add("workflow_runs", "c", row)
+        recent = (recent + [run_id])[-50:]
+        for pid in params:
+            value = _text(rng, rng.randint(1, 3)) if rng.random() < 0.9 else f"https://{rng.choice(WORDS)}.example.com/{rng.choice(ODD_TEXT)}"
+            h.add("workflow_run_parameters", "c", {"workflow_run_id": run_id, "workflow_parameter_id": pid,
+                                                   "value": value, "created_at": created})
+        status = rng.choice(STATUSES)
+        row.update(status="running", started_at=created + 1_000_000, modified_at=created + 1_000_000)
+        h.add("workflow_runs", "u", row)
+        for t in range(rng.randint(1, 2)):
+            task = {"task_id": f"tsk_{n}_{t}", "organization_id": org, "workflow_run_id": run_id, "status": "completed",
+                    "errors": "[]", "created_at": created, "modified_at": created}
+            h.add("tasks", "c", task)
+            if rng.random() < 0.05:
+                codes = rng.sample(ERROR_CODES, rng.randint(1, 2))
+                task["errors"] = json.dumps([{"error_code": c, "reasoning": "see screenshot", "confidence_float": 0.9}
+                                             for c in codes])
+                h.add("tasks", "u", task)
+        finished = created + 60_000_000
+        row.update(status=status, finished_at=finished, modified_at=finished, credits_used=rng.randint(0, 40),
+                   failure_reason="Login page did not accept the credentials" if status == "failed" else None)
+        h.add("workflow_runs", "u", row)
+    # Later edits the index must fan out: renamed workflows, reworded and soft-deleted definitions.
+    for wid in rng.sample(sorted(workflows), max(1, len(workflows) // 3)):
+        workflows[wid]["title"] = f"Renamed {_text(rng, 2)}"
+        h.add("workflows", "u", workflows[wid])
+    for definition in rng.sample(definitions, max(1, len(definitions) // 8)):
+        definition.update(deleted_at=base + 3_600_000_000, modified_at=base + 3_600_000_000)
+        h.add("workflow_parameters", "u", definition)
+    return h
+
+
+def primary_key(table: str, row: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(row[c] for c in PRIMARY_KEYS[table])
+
+
+def final_rows(history: History) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The (table, row) pairs that exist once the whole history is applied."""
+    rows: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
+    for change in history.changes:
+        key = (change.table, primary_key(change.table, change.row))
+        if change.op == "d":
+            rows.pop(key, None)
+        else:
+            rows[key] = change.row
+    for (table, _), row in rows.items():
+        yield table, row

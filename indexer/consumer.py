@@ -1,0 +1,172 @@
+"""The Kafka shell of the indexer: poll a batch, decode it, apply it, then commit (at-least-once).
+
+Offsets are committed only after every write of the batch was acknowledged and every dead letter
+was flushed, so a process killed at any moment loses nothing: the batch is delivered again and,
+since applying is idempotent, converges to the same documents.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import CommitFailedError, KafkaError
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
+from opensearchpy.exceptions import TransportError
+from prometheus_client import start_http_server
+
+from indexer import deadletter, metrics, store
+from indexer.decode import Change, Poison, decode
+from indexer.pipeline import Outcome, Pipeline
+from mappings import Names
+from runsearch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LAG_INTERVAL_SECONDS = 5.0
+
+
+@dataclass
+class Decoded:
+    changes: list[Change]
+    dead: list[bytes]  # dead-letter records to publish
+
+
+def decode_batch(records: Iterable[ConsumerRecord], tables: dict[str, str]) -> Decoded:
+    out = Decoded([], [])
+    for rec in records:
+        table = tables.get(rec.topic)
+        try:
+            change = decode(table or "", rec.key, rec.value)
+        except Poison as err:
+            out.dead.append(deadletter.record(str(err), rec.topic, table, rec.partition, rec.offset, rec.key, rec.value))
+            metrics.EVENTS.labels(rec.topic, "deadlettered").inc()
+            log.warning("dead letter", extra={"fields": {"topic": rec.topic, "partition": rec.partition,
+                                                          "offset": rec.offset, "reason": str(err)}})
+            continue
+        if change is None:
+            metrics.EVENTS.labels(rec.topic, "tombstone").inc()
+            continue
+        out.changes.append(change)
+    return out
+
+
+class Indexer:
+    def __init__(self, settings: Settings, group: str | None = None, names: Names | None = None) -> None:
+        self.settings = settings
+        self.stopping = threading.Event()
+        self.tables = settings.topics()
+        self.os = store.client(settings.opensearch_url)
+        self.names = names or Names(settings.index_prefix)
+        self.pipeline = Pipeline(self.os, self.names)
+        self.consumer = KafkaConsumer(
+            *self.tables, bootstrap_servers=settings.kafka_bootstrap, group_id=group or settings.consumer_group,
+            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.batch_size,
+        )
+        self.producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
+        self._lag_at = 0.0
+        self._indices_ready = False
+
+    def stop(self, *_: object) -> None:
+        self.stopping.set()
+
+    def _retry(self, what: str, action) -> bool:
+        """Run `action` until it succeeds; back off while OpenSearch is unreachable. False if stopped first."""
+        delay = 0.5
+        while not self.stopping.is_set():
+            try:
+                action()
+                return True
+            except (OpenSearchConnectionError, TransportError, store.WriteError) as err:
+                metrics.RETRIES.inc()
+                log.warning(f"{what} failed, retrying", extra={"fields": {"error": type(err).__name__,
+                                                                          "detail": str(err)[:300], "in_s": delay}})
+                self.stopping.wait(delay)
+                delay = min(delay * 2, self.settings.retry_max_seconds)
+        return False
+
+    def run_once(self) -> int:
+        """Poll, apply and commit one batch. Returns how many messages it held."""
+        if not self._indices_ready:
+            self._indices_ready = self._retry("creating the indices", lambda: store.ensure_indices(self.os, self.names))
+        polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
+        messages = [rec for batch in polled.values() for rec in batch]
+        if messages:
+            self._apply(messages)
+        self._update_lag()
+        return len(messages)
+
+    def _apply(self, messages: list[ConsumerRecord]) -> None:
+        decoded = decode_batch(messages, self.tables)
+        for entry in decoded.dead:
+            self.producer.send(self.settings.deadletter_topic, entry)
+        with metrics.BATCH_SECONDS.time():
+            outcome = None
+
+            def apply() -> None:
+                nonlocal outcome
+                outcome = self.pipeline.apply(decoded.changes)
+
+            if not self._retry("applying a batch", apply):
+                return  # stopping with the batch unapplied: it is not committed, and will come again
+        self.producer.flush()
+        try:
+            self.consumer.commit()
+        except CommitFailedError:
+            # The group rebalanced meanwhile; the new owner gets the batch again, which is harmless.
+            log.warning("commit failed after a rebalance; the batch will be delivered again")
+        self._count(decoded, outcome)
+
+    def _count(self, decoded: Decoded, outcome: Outcome) -> None:
+        per_table_topic = {self.settings.topic(c.table): c.table for c in decoded.changes}
+        for topic, table in per_table_topic.items():
+            if outcome.applied[table]:
+                metrics.EVENTS.labels(topic, "applied").inc(outcome.applied[table])
+            if outcome.stale[table]:
+                metrics.EVENTS.labels(topic, "stale").inc(outcome.stale[table])
+        newest = max((c.ts_ms for c in decoded.changes if c.ts_ms), default=None)
+        if newest:
+            metrics.change_applied(newest)
+
+    def _update_lag(self) -> None:
+        if time.monotonic() - self._lag_at < LAG_INTERVAL_SECONDS:
+            return
+        self._lag_at = time.monotonic()
+        assigned = list(self.consumer.assignment())
+        if not assigned:
+            return
+        try:
+            ends = self.consumer.end_offsets(assigned)
+        except KafkaError:
+            return
+        for tp in assigned:
+            metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(ends[tp] - self.consumer.position(tp), 0))
+
+    def run(self) -> None:
+        log.info("indexer started", extra={"fields": {"topics": sorted(self.tables), "group": self.consumer.config["group_id"]}})
+        while not self.stopping.is_set():
+            self.run_once()
+        self.close()
+
+    def close(self) -> None:
+        self.producer.flush()
+        self.producer.close()
+        self.consumer.close()
+        log.info("indexer stopped")
+
+
+def main(settings: Settings) -> None:
+    """Run the live indexer until SIGTERM or SIGINT; the batch in hand is finished and committed."""
+    if settings.indexer_metrics_port:
+        start_http_server(settings.indexer_metrics_port, addr=settings.bind_host)
+    indexer = Indexer(settings)
+    signal.signal(signal.SIGTERM, indexer.stop)
+    signal.signal(signal.SIGINT, indexer.stop)
+    indexer.run()
+

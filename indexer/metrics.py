@@ -1,0 +1,29 @@
+"""Prometheus metrics of the indexer."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS = Counter("runsearch_indexer_events_total", "Change events consumed, by topic and outcome "
+                 "(applied, stale, deadlettered, tombstone)", ["topic", "outcome"])
+BATCH_SECONDS = Histogram("runsearch_indexer_batch_seconds", "Time to apply one polled batch to OpenSearch",
+                          buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+BULK_SECONDS = Histogram("runsearch_indexer_bulk_seconds", "Latency of one OpenSearch bulk request",
+                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+RETRIES = Counter("runsearch_indexer_retries_total", "Batches retried because OpenSearch failed")
+LAG = Gauge("runsearch_indexer_consumer_lag", "Messages not yet consumed, per partition", ["topic", "partition"])
+NEWEST_CHANGE = Gauge("runsearch_indexer_newest_change_timestamp_seconds",
+                      "Source commit time of the newest change applied")
+CHANGE_AGE = Gauge("runsearch_indexer_newest_change_age_seconds",
+                   "Seconds since the source committed the newest change applied")
+_newest = 0.0
+CHANGE_AGE.set_function(lambda: time.time() - _newest if _newest else 0.0)
+
+
+def change_applied(ts_ms: int) -> None:
+    global _newest
+    if ts_ms / 1000 > _newest:
+        _newest = ts_ms / 1000
+        NEWEST_CHANGE.set(_newest)
