@@ -18,10 +18,10 @@ run: $(STAMP)
 
 ## up / down / status: the same stack in the background
 up: $(STAMP)
-	$(BIN)/runsearch stack up
+	$(BIN)/runsearch up
 
 down: $(STAMP)
-	$(BIN)/runsearch stack down
+	$(BIN)/runsearch down
 
 status: $(STAMP)
 	$(BIN)/runsearch stack status

@@ -8,8 +8,9 @@ from that state, so the indexed fields are always a function of the rows alone.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+import orjson
 
 from indexer.decode import Change
 from indexer.records import Record
@@ -35,7 +36,7 @@ def apply(doc: Document, change: Change) -> bool:
             return False
         state["run"] = {"lsn": change.lsn, "deleted": change.data is None}
         data = change.data or {}
-        doc["run"] = copy.deepcopy(data.get("response"))
+        doc["run"] = orjson.dumps(data["response"]).decode() if data else None
         doc["created_at_us"] = data.get("created_at_us")
         state["headers_text"] = data.get("headers_text")
         return True
@@ -74,23 +75,30 @@ def parameter_ids(doc: Document) -> list[str]:
     return sorted(pid for pid, p in doc["state"]["params"].items() if not p["deleted"])
 
 
+def response(doc: Document) -> dict[str, Any] | None:
+    """The run as the API returns it. Stored as JSON text so that the API can return it byte for byte."""
+    return orjson.loads(doc["run"]) if doc["run"] is not None else None
+
+
 def workflow_id(doc: Document) -> str | None:
-    return doc["run"]["workflow_id"] if doc["run"] else None
+    run = response(doc)
+    return run["workflow_id"] if run else None
 
 
 def finalize(doc: Document) -> Document:
     """Derive the indexed fields from the state. Returns the document for convenience."""
-    state, run = doc["state"], doc["run"]
+    state, run = doc["state"], response(doc)
     params = state["params"]
     live = parameter_ids(doc)
     workflow = state["workflow"]
     if run is not None:
         run["workflow_title"] = workflow["title"] if workflow and workflow["id"] == run["workflow_id"] else None
+        doc["run"] = orjson.dumps(run).decode()
     definitions = [state["defs"].get(pid) for pid in live]
     texts = [t for d in definitions if d and d["active"] for t in (d["key"], d["description"]) if t is not None]
     doc.update(
         organization_id=run["organization_id"] if run else None,
-        workflow_id=workflow_id(doc),
+        workflow_id=run["workflow_id"] if run else None,
         status=run["status"] if run else None,
         listed=run is not None and run["parent_workflow_run_id"] is None and run["copilot_session_id"] is None,
         param_ids=live,

@@ -7,7 +7,6 @@ Timestamps are integer microseconds since the epoch (UTC); json columns are thei
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from runsearch.contract import WorkflowRun
+from runsearch.digest import sha256
 
 EPOCH = datetime(1970, 1, 1)
 
@@ -51,8 +51,6 @@ def describe(error: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in error.errors())
 
 
-def sha256(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class WorkflowRunRow(Row):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from runsearch.settings import get_settings
+from runsearch import logs
+from runsearch.settings import Settings, get_settings
+from runsearch.service import Service
 from stack.launcher import Stack
 from stack.processes import StackError
 
@@ -51,3 +56,81 @@ def stack_fetch() -> None:
     with console.status("fetching OpenSearch and Kafka from Maven Central"):
         Stack(get_settings()).fetch()
     console.print("cached")
+
+
+StackDir = Annotated[Path | None, typer.Option(help="State folder (overrides RUNSEARCH_STACK_DIR)")]
+
+
+def _settings(stack_dir: Path | None) -> Settings:
+    settings = get_settings()
+    return settings.model_copy(update={"stack_dir": stack_dir}) if stack_dir else settings
+
+
+@app.command()
+def indexer(stack_dir: StackDir = None) -> None:
+    """Run the live indexer: Kafka change events -> OpenSearch, until SIGTERM."""
+    from indexer.consumer import main
+
+    logs.setup()
+    main(_settings(stack_dir))
+
+
+@app.command()
+def api(stack_dir: StackDir = None) -> None:
+    """Serve GET /v1/agents/runs (and /healthz, /readyz, /metrics)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    logs.setup()
+    settings = _settings(stack_dir)
+    uvicorn.run(create_app(settings), host=settings.bind_host, port=settings.api_port, access_log=False,
+                log_config=None)
+
+
+def _service_up(settings: Settings) -> Service:
+    from demo.publish import examples
+
+    service = Service(settings)
+    try:
+        with console.status("starting OpenSearch, Kafka, the indexer and the API; indexing demo data"):
+            key = service.up()
+    except StackError as err:
+        console.print(f"[red]{err}")
+        service.down()
+        raise typer.Exit(1) from err
+    console.print("[green]runsearch is up.[/] Try:")
+    for line in examples(settings, key):
+        console.print(line, soft_wrap=True, highlight=False)
+    return service
+
+
+@app.command()
+def up() -> None:
+    """Start the stack, the indexer and the API in the background, with demo data."""
+    _service_up(get_settings())
+
+
+@app.command()
+def down() -> None:
+    """Stop everything `up` or `run` started."""
+    stopped = Service(get_settings()).down()
+    console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+@app.command()
+def run() -> None:
+    """`up`, then stay in the foreground until Ctrl-C, then stop everything."""
+    service = _service_up(get_settings())
+    console.print("Ctrl-C stops everything.")
+    try:
+        service.wait()
+        console.print("[red]the indexer or the API stopped; see the logs in " + str(service.settings.stack_dir))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print(f"stopped: {', '.join(service.down())}")
+
+
+if __name__ == "__main__":
+    app()

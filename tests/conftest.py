@@ -59,9 +59,8 @@ def servers() -> Iterator[dict[str, str]]:
         stack.down()
 
 
-@pytest.fixture
-def settings(servers: dict[str, str]) -> Settings:
-    """Settings pointing at the test servers, with index and topic names of this test alone."""
+def isolated_settings(servers: dict[str, str]) -> Settings:
+    """Settings pointing at the test servers, with index and topic names of their own."""
     tag = uuid.uuid4().hex[:10]
     return Settings(
         opensearch_url=servers["RUNSEARCH_OPENSEARCH_URL"],
@@ -73,3 +72,8 @@ def settings(servers: dict[str, str]) -> Settings:
         indexer_metrics_port=0,
         poll_timeout_ms=100,
     )
+
+
+@pytest.fixture
+def settings(servers: dict[str, str]) -> Settings:
+    return isolated_settings(servers)

@@ -35,9 +35,9 @@ def assert_converged(settings: Settings, model: dict[str, dict]) -> None:
         doc = docs[rid]
         got = {
             "organization_id": doc["organization_id"], "status": doc["status"], "created_at": doc["created_at_us"],
-            "listed": doc["listed"], "workflow_title": doc["run"]["workflow_title"], "error_codes": doc["error_codes"],
-            "param_texts": sorted(t.replace("\x00", "\\") for t in doc["search_params"]),
-            "values": sorted(t.replace("\x00", "\\") for t in doc["search_values"]),
+            "listed": doc["listed"], "workflow_title": orjson.loads(doc["run"])["workflow_title"], "error_codes": doc["error_codes"],
+            "param_texts": sorted(t.replace("\uffff", "\\") for t in doc["search_params"]),
+            "values": sorted(t.replace("\uffff", "\\") for t in doc["search_values"]),
             "headers": doc["run"] and doc["state"]["headers_text"],
         }
         assert got == want, rid

@@ -1,0 +1,126 @@
+"""The HTTP API: `GET /v1/agents/runs` (and its older path `/v1/workflows/runs`), health and metrics."""
+
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
+from opensearchpy.exceptions import TransportError
+from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+
+from api import docs
+from api.auth import Authenticator, InvalidCredentials
+from api.query import PageTooDeep, RunFilters, translate
+from mappings import Names
+from runsearch.contract import WorkflowRun
+from runsearch.settings import Settings, get_settings
+
+log = logging.getLogger("runsearch.api")
+
+LATENCY = Histogram("runsearch_api_request_seconds", "API request latency by route and status", ["route", "status"],
+                    buckets=(0.002, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+
+
+class Unavailable(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    names = Names(settings.index_prefix)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        os = AsyncOpenSearch(hosts=[settings.opensearch_url], timeout=settings.search_timeout_seconds,
+                             max_retries=0, pool_maxsize=32)
+        app.state.os = os
+        app.state.auth = Authenticator(os, names.read_alias("keys"), settings.jwt_secret, settings.auth_cache_seconds)
+        yield
+        await os.close()
+
+    app = FastAPI(title="runsearch", version="1.0.0", lifespan=lifespan,
+                  description="Fast search of the platform's workflow runs, answering GET /v1/agents/runs.")
+
+    async def organization(request: Request, x_api_key: docs.ApiKey = None) -> str:
+        try:
+            return await request.app.state.auth.organization(x_api_key)
+        except (OpenSearchConnectionError, TransportError) as err:
+            raise Unavailable from err
+
+    async def get_workflow_runs(
+        request: Request,
+        organization_id: Annotated[str, Depends(organization)],
+        page: docs.Page = 1,
+        page_size: docs.PageSize = 10,
+        status: docs.Status = None,
+        search_key: docs.SearchKey = None,
+        error_code: docs.ErrorCode = None,
+    ) -> Response:
+        filters = RunFilters(tuple(s.value for s in status or ()), search_key or None, error_code or None)
+        body = translate(organization_id, filters, page, page_size, settings.max_result_window)
+        try:
+            found = await request.app.state.os.search(index=names.read_alias("runs"), body=body,
+                                                      params={"filter_path": "hits.hits._source.run"})
+        except (OpenSearchConnectionError, TransportError) as err:
+            raise Unavailable from err
+        # Each run is stored as the JSON text of the response object: joined as is, never re-encoded.
+        runs = [hit["_source"]["run"] for hit in found.get("hits", {}).get("hits", ())]
+        return Response(f"[{','.join(runs)}]", media_type="application/json")
+
+    route = dict(response_model=list[WorkflowRun], tags=["Runs"], summary="Get all runs", description=docs.DESCRIPTION,
+                 operation_id="get_workflow_runs_v1_workflows_runs_get")
+    app.get("/v1/agents/runs", **route)(get_workflow_runs)
+    app.get("/v1/workflows/runs", include_in_schema=False, **route)(get_workflow_runs)
+
+    @app.exception_handler(InvalidCredentials)
+    async def invalid_credentials(_: Request, __: InvalidCredentials) -> JSONResponse:
+        return JSONResponse({"detail": "Invalid credentials"}, status_code=403)
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(_: Request, err: Unavailable) -> JSONResponse:
+        log.warning("search unavailable", extra={"fields": {"error": type(err.__cause__).__name__}})
+        return JSONResponse({"detail": "Search is temporarily unavailable; retry shortly"}, status_code=503)
+
+    @app.exception_handler(PageTooDeep)
+    async def page_too_deep(request: Request, err: PageTooDeep) -> JSONResponse:
+        detail = [{"type": "value_error", "loc": ["query", "page"], "msg": str(err), "input": request.query_params.get("page"),
+                   "ctx": {"max_result_window": settings.max_result_window}}]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            ready = bool(await request.app.state.os.indices.exists_alias(name=names.read_alias("keys"))) and \
+                bool(await request.app.state.os.indices.exists_alias(name=names.read_alias("runs")))
+        except (OpenSearchConnectionError, TransportError):
+            ready = False
+        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.middleware("http")
+    async def access_log(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        elapsed = time.perf_counter() - started
+        route = request.scope.get("route")
+        path = route.path if route is not None else "unmatched"
+        LATENCY.labels(path, str(response.status_code)).observe(elapsed)
+        # Path template only: query strings and headers may hold keys or searched values.
+        log.info("request", extra={"fields": {"method": request.method, "route": path,
+                                              "status": response.status_code, "ms": round(elapsed * 1000, 2)}})
+        return response
+
+    return app

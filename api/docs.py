@@ -1,0 +1,47 @@
+"""The request parameters of the runs listing, with the constraints and defaults the platform documents."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Header, Query
+
+from runsearch.contract import WorkflowRunStatus
+
+DESCRIPTION = """List workflow runs across all workflows for the current organization.
+
+Results are paginated, newest first, and can be filtered by **status**, **search_key** and
+**error_code**. Filters combine with AND: a run is returned only if it matches every filter given.
+
+### search_key
+Case-insensitive substring of any of: the run id (`workflow_run_id`), the `key` or `description`
+of a parameter definition the run has a value for (soft-deleted definitions excluded), any
+parameter value of the run, or the raw JSON text of its `extra_http_headers`. Every character is
+literal.
+
+### error_code
+Exact, case-sensitive match of the `error_code` of any error object of any task of the run
+(for example `INVALID_CREDENTIALS`, `LOGIN_FAILED`, `CAPTCHA_DETECTED`).
+
+### Combining filters
+- `?status=failed`: failed runs only
+- `?status=failed&error_code=LOGIN_FAILED`: failed runs with a LOGIN_FAILED error
+- `?status=failed&error_code=LOGIN_FAILED&search_key=prod_credential`: all three must hold
+"""
+
+SEARCH_KEY = ("Case-insensitive substring search across: workflow run ID, parameter key, parameter description, "
+              "run parameter value, and extra HTTP headers. A run is returned if any of these fields match. "
+              "Soft-deleted parameter definitions are excluded from key/description matching.")
+ERROR_CODE = ("Exact-match filter on the error_code field inside each task's errors JSON array. A run matches if "
+              "any of its tasks contains an error with a matching error_code. Error codes are user-defined strings "
+              "set during workflow execution.")
+API_KEY = "Skyvern API key for authentication. API key can be found at https://app.skyvern.com/settings."
+
+Page = Annotated[int, Query(ge=1, description="Page number for pagination.")]
+PageSize = Annotated[int, Query(ge=1, description="Number of runs to return per page.")]
+Status = Annotated[list[WorkflowRunStatus] | None, Query(description="Filter by one or more run statuses.")]
+SearchKey = Annotated[str | None, Query(max_length=500, description=SEARCH_KEY,
+                                        examples=["login_url", "credential_value", "wr_abc123"])]
+ErrorCode = Annotated[str | None, Query(max_length=500, description=ERROR_CODE,
+                                        examples=["INVALID_CREDENTIALS", "LOGIN_FAILED", "CAPTCHA_DETECTED"])]
+ApiKey = Annotated[str | None, Header(alias="x-api-key", description=API_KEY)]

@@ -1,0 +1,43 @@
+"""Publish a generated history to Kafka, and show how to query the result."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlencode
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from demo.dataset import History
+from demo.events import messages
+from runsearch.settings import Settings
+
+
+def topics_empty(settings: Settings) -> bool:
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        topic = settings.topic("workflow_runs")
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return not parts or not any(consumer.end_offsets(parts).values())
+    finally:
+        consumer.close()
+
+
+def publish(settings: Settings, history: History, schemas: bool = False) -> int:
+    """Send every change (deletes followed by tombstones); returns the number of messages."""
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=20, batch_size=256 * 1024,
+                             acks="all", compression_type=None)
+    sent = 0
+    for change in history.changes:
+        for key, value in messages(change, schemas=schemas, ts_ms=int(time.time() * 1000)):
+            producer.send(settings.topic(change.table), key=key, value=value)
+            sent += 1
+    producer.flush()
+    producer.close()
+    return sent
+
+
+def examples(settings: Settings, api_key: str) -> list[str]:
+    base = f"http://{settings.bind_host}:{settings.api_port}/v1/agents/runs"
+    queries = [{}, {"status": "failed"}, {"search_key": "login"}, {"search_key": "école"},
+               {"error_code": "LOGIN_FAILED"}, {"page": 2, "page_size": 5}]
+    return [f"curl -s -H 'x-api-key: {api_key}' '{base}{'?' + urlencode(q) if q else ''}'" for q in queries]
