@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from opensearchpy import OpenSearch
 
 from indexer import document, records, store
 from indexer.decode import Change
@@ -43,7 +42,7 @@ class Outcome:
 
 @dataclass
 class Pipeline:
-    os: OpenSearch
+    backend: store.Store
     names: Names
 
     def apply(self, changes: list[Change]) -> Outcome:
@@ -52,11 +51,10 @@ class Pipeline:
         per_run: dict[str, list[Change]] = defaultdict(list)
         for change in changes:
             if change.table == "tasks":
-                owners = set(written[records.record_id(change)].get("run_ids", ()))
-                if change.data and change.data["run_id"]:
-                    owners.add(change.data["run_id"])
-                for run_id in owners:
-                    per_run[run_id].append(change)
+                # Runs apply the task's latest state, which may be newer than this change (a delete).
+                record = written[records.record_id(change)]
+                for run_id in record["run_ids"]:
+                    per_run[run_id].append(records.task_state(change.key[0], record, change.ts_ms))
             elif change.table in DOCUMENT_TABLES:
                 per_run[change.key[0]].append(change)
         self._update_documents(per_run, outcome)
@@ -73,7 +71,7 @@ class Pipeline:
             by_index[self.names.write_alias(RECORD_TABLES[change.table])].append(change)
         for index, pending in by_index.items():
             while pending:
-                current = store.mget(self.os, index, {records.record_id(c) for c in pending})
+                current = self.backend.mget(index, {records.record_id(c) for c in pending})
                 merged: dict[str, tuple[Record, store.Versioned | None]] = {}
                 applied: list[Change] = []
                 for change in sorted(pending, key=lambda c: c.lsn):
@@ -82,11 +80,11 @@ class Pipeline:
                     base = merged[rid][0] if rid in merged else (seen.source if seen else None)
                     new = records.merge(base, change)
                     if new is None:
-                        final.setdefault(rid, base or {})
+                        final.setdefault(rid, base)
                         continue
                     merged[rid] = (new, seen)
                     applied.append(change)
-                conflicts = store.write(self.os, index, merged)
+                conflicts = self.backend.write(index, merged)
                 for rid, (record, _) in merged.items():
                     if rid not in conflicts:
                         final[rid] = record
@@ -103,7 +101,7 @@ class Pipeline:
         runs = self.names.write_alias("runs")
         pending = dict(per_run)
         while pending:
-            current = store.mget(self.os, runs, pending)
+            current = self.backend.mget(runs, pending)
             docs: dict[str, document.Document] = {}
             counts: dict[str, tuple[Counter[str], Counter[str]]] = {}
             for run_id, changes in pending.items():
@@ -118,7 +116,7 @@ class Pipeline:
             self._embed(docs)
             to_write = {rid: (document.finalize(doc), current.get(rid)) for rid, doc in docs.items()}
             to_write = {rid: w for rid, w in to_write.items() if w[1] is None or w[0] != w[1].source}
-            conflicts = store.write(self.os, runs, to_write)
+            conflicts = self.backend.write(runs, to_write)
             outcome.documents_written += len(to_write) - len(conflicts)
             for run_id, (applied, stale) in counts.items():
                 if run_id not in conflicts:
@@ -132,7 +130,7 @@ class Pipeline:
     def _lookups(self, docs: dict[str, document.Document]) -> dict[str, Record]:
         wanted = {f"workflow_parameters:{pid}" for doc in docs.values() for pid in document.parameter_ids(doc)}
         wanted |= {f"workflows:{wid}" for doc in docs.values() if (wid := document.workflow_id(doc))}
-        found = store.mget(self.os, self.names.write_alias("lookup"), wanted)
+        found = self.backend.mget(self.names.write_alias("lookup"), wanted)
         return {rid: v.source for rid, v in found.items()}
 
     def _embed(self, docs: dict[str, document.Document]) -> None:
@@ -156,7 +154,7 @@ class Pipeline:
         for change in changes:
             terms[FAN_OUT_TABLES[change.table]].add(change.key[0])
         query = {"bool": {"should": [{"terms": {f: sorted(v)}} for f, v in terms.items()], "minimum_should_match": 1}}
-        run_ids = store.ids_matching(self.os, self.names.write_alias("runs"), query)
+        run_ids = self.backend.ids_matching(self.names.write_alias("runs"), query)
         if run_ids:
             log.info("fan-out", extra={"fields": {"records": len(changes), "runs": len(run_ids)}})
             self._update_documents({rid: [] for rid in run_ids}, Outcome())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from opensearchpy import OpenSearch, helpers
@@ -65,49 +65,61 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
         yield items[start:start + CHUNK]
 
 
-def mget(os: OpenSearch, index: str, ids: Iterable[str]) -> dict[str, Versioned]:
-    """Real-time reads (they see every acknowledged write, refreshed or not)."""
-    found: dict[str, Versioned] = {}
-    for chunk in _chunks(sorted(set(ids))):
-        response = os.mget(index=index, body={"ids": chunk}, params={"realtime": "true"})
-        for doc in response["docs"]:
-            if doc.get("found"):
-                found[doc["_id"]] = Versioned(doc["_source"], doc["_seq_no"], doc["_primary_term"])
-    return found
+class Store(Protocol):
+    """What the pipeline needs of a document store (OpenSearch here; a dict in unit tests)."""
+
+    def mget(self, index: str, ids: Iterable[str]) -> dict[str, Versioned]: ...
+
+    def write(self, index: str, docs: dict[str, tuple[dict[str, Any], Versioned | None]]) -> set[str]: ...
+
+    def ids_matching(self, index: str, query: dict[str, Any]) -> list[str]: ...
 
 
-def write(os: OpenSearch, index: str, docs: dict[str, tuple[dict[str, Any], Versioned | None]]) -> set[str]:
-    """Index each document only if it is still the version read (or still absent).
+@dataclass(frozen=True)
+class OpenSearchStore:
+    os: OpenSearch
 
-    Returns the ids that lost a race (409) so the caller can read them again and merge anew.
-    """
-    conflicts: set[str] = set()
-    items = list(docs.items())
-    for start in range(0, len(items), CHUNK):
-        lines: list[bytes] = []
-        for doc_id, (source, seen) in items[start:start + CHUNK]:
-            meta: dict[str, Any] = {"_index": index, "_id": doc_id}
-            if seen is None:
-                lines.append(orjson.dumps({"create": meta}))
-            else:
-                meta.update(if_seq_no=seen.seq_no, if_primary_term=seen.primary_term)
-                lines.append(orjson.dumps({"index": meta}))
-            lines.append(orjson.dumps(source))
-        with BULK_SECONDS.time():
-            response = os.bulk(body=b"\n".join(lines) + b"\n", params={"require_alias": "true"})
-        if not response["errors"]:
-            continue
-        for item in response["items"]:
-            result = next(iter(item.values()))
-            if result.get("status") == 409:
-                conflicts.add(result["_id"])
-            elif result.get("status", 500) >= 300:
-                raise WriteError(f"OpenSearch refused document {result['_id']}: {result.get('error')}")
-    return conflicts
+    def mget(self, index: str, ids: Iterable[str]) -> dict[str, Versioned]:
+        """Real-time reads (they see every acknowledged write, refreshed or not)."""
+        found: dict[str, Versioned] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            response = self.os.mget(index=index, body={"ids": chunk}, params={"realtime": "true"})
+            for doc in response["docs"]:
+                if doc.get("found"):
+                    found[doc["_id"]] = Versioned(doc["_source"], doc["_seq_no"], doc["_primary_term"])
+        return found
 
+    def write(self, index: str, docs: dict[str, tuple[dict[str, Any], Versioned | None]]) -> set[str]:
+        """Index each document only if it is still the version read (or still absent).
 
-def ids_matching(os: OpenSearch, index: str, query: dict[str, Any]) -> list[str]:
-    """Every document id matching `query`, after a refresh so that all acknowledged writes are seen."""
-    os.indices.refresh(index=index)
-    hits = helpers.scan(os, index=index, query={"query": query, "_source": False}, size=CHUNK, scroll="2m")
-    return [hit["_id"] for hit in hits]
+        Returns the ids that lost a race (409) so the caller can read them again and merge anew.
+        """
+        conflicts: set[str] = set()
+        items = list(docs.items())
+        for start in range(0, len(items), CHUNK):
+            lines: list[bytes] = []
+            for doc_id, (source, seen) in items[start:start + CHUNK]:
+                meta: dict[str, Any] = {"_index": index, "_id": doc_id}
+                if seen is None:
+                    lines.append(orjson.dumps({"create": meta}))
+                else:
+                    meta.update(if_seq_no=seen.seq_no, if_primary_term=seen.primary_term)
+                    lines.append(orjson.dumps({"index": meta}))
+                lines.append(orjson.dumps(source))
+            with BULK_SECONDS.time():
+                response = self.os.bulk(body=b"\n".join(lines) + b"\n", params={"require_alias": "true"})
+            if not response["errors"]:
+                continue
+            for item in response["items"]:
+                result = next(iter(item.values()))
+                if result.get("status") == 409:
+                    conflicts.add(result["_id"])
+                elif result.get("status", 500) >= 300:
+                    raise WriteError(f"OpenSearch refused document {result['_id']}: {result.get('error')}")
+        return conflicts
+
+    def ids_matching(self, index: str, query: dict[str, Any]) -> list[str]:
+        """Every document id matching `query`, after a refresh so that all acknowledged writes are seen."""
+        self.os.indices.refresh(index=index)
+        hits = helpers.scan(self.os, index=index, query={"query": query, "_source": False}, size=CHUNK, scroll="2m")
+        return [hit["_id"] for hit in hits]

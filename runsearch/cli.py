@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -123,6 +124,7 @@ def run() -> None:
     """`up`, then stay in the foreground until Ctrl-C, then stop everything."""
     service = _service_up(get_settings())
     console.print("Ctrl-C stops everything.")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a TERM stops everything too, like Ctrl-C
     try:
         service.wait()
         console.print("[red]the indexer or the API stopped; see the logs in " + str(service.settings.stack_dir))
@@ -130,6 +132,22 @@ def run() -> None:
         pass
     finally:
         console.print(f"stopped: {', '.join(service.down())}")
+
+
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks against the running stack (they print figures).")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("ingest")
+def bench_ingest(runs: int = typer.Option(100_000, help="Runs in the generated dataset")) -> None:
+    """Publish a generated dataset, index it from Kafka until searchable, print events/s."""
+    from bench.ingest import run as ingest
+
+    with console.status(f"publishing and indexing {runs:,} runs"):
+        result = ingest(get_settings(), runs)
+    console.print(f"{result.runs:,} runs, {result.events:,} events: published in {result.publish_seconds:.1f}s; "
+                  f"indexed until searchable in {result.index_seconds:.1f}s = "
+                  f"[bold]{result.events_per_second:,.0f} events/s[/]; {result.documents:,} run documents")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 
 def fold(text: str) -> str:
     """Per-character Unicode lowercasing, as Lucene's lowercase filter does it (one code point each)."""
@@ -49,6 +51,29 @@ def expected(rows: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, 
             "headers": run["extra_http_headers"],
         }
     return out
+
+
+def facts(doc: dict[str, Any]) -> dict[str, Any]:
+    """The same facts, read back from an indexed document."""
+    def text(t: str) -> str:
+        return t.replace("\uffff", "\\")
+
+    return {
+        "organization_id": doc["organization_id"], "status": doc["status"], "created_at": doc["created_at_us"],
+        "listed": doc["listed"], "workflow_title": orjson.loads(doc["run"])["workflow_title"] if doc["run"] else None,
+        "error_codes": doc["error_codes"],
+        "param_texts": sorted(text(t) for t in doc["search_params"]),
+        "values": sorted(text(t) for t in doc["search_values"]),
+        "headers": doc["state"]["headers_text"] if doc["run"] else None,
+    }
+
+
+def assert_documents_match(docs: dict[str, dict[str, Any]], model: dict[str, dict[str, Any]]) -> None:
+    """Every run of the model is indexed with exactly its facts; no other document is listed."""
+    assert {rid for rid, d in docs.items() if d["listed"]} == {rid for rid, m in model.items() if m["listed"]}
+    for rid, want in model.items():
+        assert rid in docs, rid
+        assert facts(docs[rid]) == want, (rid, facts(docs[rid]), want)
 
 
 def search(model: dict[str, dict[str, Any]], organization_id: str, statuses: list[str] | None = None,

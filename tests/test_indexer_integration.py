@@ -15,7 +15,7 @@ from indexer.consumer import Indexer
 from mappings import Names
 from runsearch.settings import Settings
 from tests.harness import drain, produce
-from tests.model import expected
+from tests.model import assert_documents_match, expected
 
 pytestmark = pytest.mark.integration
 
@@ -28,19 +28,7 @@ def indexed(settings: Settings) -> dict[str, dict]:
 
 
 def assert_converged(settings: Settings, model: dict[str, dict]) -> None:
-    docs = indexed(settings)
-    listed = {rid for rid, d in docs.items() if d["listed"]}
-    assert listed == {rid for rid, m in model.items() if m["listed"]}
-    for rid, want in model.items():
-        doc = docs[rid]
-        got = {
-            "organization_id": doc["organization_id"], "status": doc["status"], "created_at": doc["created_at_us"],
-            "listed": doc["listed"], "workflow_title": orjson.loads(doc["run"])["workflow_title"], "error_codes": doc["error_codes"],
-            "param_texts": sorted(t.replace("\uffff", "\\") for t in doc["search_params"]),
-            "values": sorted(t.replace("\uffff", "\\") for t in doc["search_values"]),
-            "headers": doc["run"] and doc["state"]["headers_text"],
-        }
-        assert got == want, rid
+    assert_documents_match(indexed(settings), model)
 
 
 def test_shuffled_duplicated_history_converges(settings: Settings) -> None:

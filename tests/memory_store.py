@@ -1,0 +1,43 @@
+"""An in-memory stand-in for OpenSearch with the same versioning rules, for unit tests of the pipeline."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any
+
+from indexer.store import Versioned
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.indices: dict[str, dict[str, Versioned]] = {}
+        self.seq = 0
+
+    def mget(self, index: str, ids: Iterable[str]) -> dict[str, Versioned]:
+        docs = self.indices.get(index, {})
+        return {i: copy.deepcopy(docs[i]) for i in ids if i in docs}
+
+    def write(self, index: str, docs: dict[str, tuple[dict[str, Any], Versioned | None]]) -> set[str]:
+        stored = self.indices.setdefault(index, {})
+        conflicts = set()
+        for doc_id, (source, seen) in docs.items():
+            current = stored.get(doc_id)
+            if (seen is None) != (current is None) or (seen and current and seen.seq_no != current.seq_no):
+                conflicts.add(doc_id)
+                continue
+            self.seq += 1
+            stored[doc_id] = Versioned(copy.deepcopy(source), self.seq, 1)
+        return conflicts
+
+    def ids_matching(self, index: str, query: dict[str, Any]) -> list[str]:
+        wanted = [next(iter(clause["terms"].items())) for clause in query["bool"]["should"]]
+        out = []
+        for doc_id, doc in self.indices.get(index, {}).items():
+            for field, values in wanted:
+                have = doc.source.get(field)
+                have = have if isinstance(have, list) else [have]
+                if set(have) & set(values):
+                    out.append(doc_id)
+                    break
+        return out

@@ -1,0 +1,134 @@
+"""Decoding Debezium messages: both envelope forms, every column encoding, and every kind of poison."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given, strategies as st
+
+from demo.dataset import RowChange
+from demo.events import messages
+from indexer.decode import Poison, decode
+from runsearch.digest import sha256
+
+RUN = {
+    "workflow_run_id": "wr_1", "workflow_id": "w_1", "workflow_permanent_id": "wpid_1", "organization_id": "o_1",
+    "status": "failed", "extra_http_headers": '{"X-Env":  "Prod"}', "cdp_connect_headers": '{"a": "b"}',
+    "proxy_location": "US-CA", "failure_category": '[{"category": "LOGIN"}]',
+    "script_run": '{"script_id": "s_1", "ai_fallback_triggered": true}', "max_screenshot_scrolling_times": 7,
+    "credits_used": None, "cached_credits_used": 3, "ignore_inherited_workflow_system_prompt": None,
+    "trigger_type": "api", "queued_at": None, "started_at": 1_767_225_600_000_001,
+    "created_at": 1_767_225_600_123_456, "modified_at": 1_767_225_600_000_000, "a_column_from_the_future": [1, 2],
+}
+
+
+def one(table: str, row: dict, op: str = "c", schemas: bool = False):
+    key, value = next(messages(RowChange(table, op, row, 42), schemas=schemas, ts_ms=99))
+    return decode(table, key, value)
+
+
+@pytest.mark.parametrize("schemas", [False, True])
+def test_run_columns_render_as_the_response(schemas: bool) -> None:
+    change = one("workflow_runs", RUN, schemas=schemas)
+    assert (change.table, change.key, change.kind, change.lsn, change.ts_ms) == ("workflow_runs", ("wr_1",), "upsert", 42, 99)
+    run = change.data["response"]
+    assert run["created_at"] == "2026-01-01T00:00:00.123456"  # microseconds kept, naive UTC as the platform's
+    assert run["modified_at"] == "2026-01-01T00:00:00" and run["started_at"] == "2026-01-01T00:00:00.000001"
+    assert run["extra_http_headers"] == {"X-Env": "Prod"} and run["cdp_connect_headers"] == {"a": "b"}
+    assert run["failure_category"] == [{"category": "LOGIN"}]
+    assert run["script_run"] == {"ai_fallback_triggered": True, "script_id": "s_1", "script_revision_id": None}
+    assert run["max_screenshot_scrolls"] == 7 and "max_screenshot_scrolling_times" not in run
+    assert (run["credits_used"], run["cached_credits_used"]) == (0, 3)
+    assert run["ignore_inherited_workflow_system_prompt"] is False
+    assert run["proxy_location"] == "US-CA" and run["trigger_type"] == "api" and run["workflow_title"] is None
+    assert change.data["headers_text"] == '{"X-Env":  "Prod"}'  # verbatim, for searching as raw text
+    assert change.data["created_at_us"] == 1_767_225_600_123_456
+
+
+def test_proxy_location_object_renders_as_object() -> None:
+    run = one("workflow_runs", {**RUN, "proxy_location": '{"country": "US", "subdivision": "CA"}'}).data["response"]
+    assert run["proxy_location"] == {"country": "US", "subdivision": "CA", "city": None}
+
+
+def test_delete_has_primary_key_only_and_is_followed_by_a_tombstone() -> None:
+    (key, value), (tomb_key, tombstone) = messages(RowChange("workflow_run_parameters", "d",
+                                                             {"workflow_run_id": "wr_1", "workflow_parameter_id": "p_1",
+                                                              "value": "x"}, 7))
+    assert orjson.loads(value)["before"]["value"] is None
+    change = decode("workflow_run_parameters", key, value)
+    assert (change.kind, change.key, change.data) == ("delete", ("wr_1", "p_1"), None)
+    assert decode("workflow_run_parameters", tomb_key, tombstone) is None
+    assert decode("workflow_runs", key, orjson.dumps({"schema": {}, "payload": None})) is None
+
+
+def test_snapshot_read_is_an_upsert() -> None:
+    assert one("workflows", {"workflow_id": "w_1", "title": "T"}, op="r").kind == "upsert"
+
+
+def test_task_errors_give_string_codes_only() -> None:
+    errors = '[{"error_code": "B"}, {"error_code": "A"}, {"error_code": 3}, "x", {"reasoning": "r"}, {"error_code": "A"}]'
+    assert one("tasks", {"task_id": "t", "workflow_run_id": "wr_1", "errors": errors}).data["codes"] == ["A", "B"]
+
+
+def test_tokens_keep_only_a_digest() -> None:
+    data = one("organization_auth_tokens", {"id": "t", "organization_id": "o", "token_type": "api", "token": "secret-x",
+                                            "valid": True, "deleted_at": None}).data
+    assert data == {"token_sha256": sha256("secret-x"), "organization_id": "o", "active": True}
+    assert "secret-x" not in orjson.dumps(data).decode()
+
+
+def envelope(after: dict | None = None, **over) -> bytes:
+    return orjson.dumps({"before": None, "after": after if after is not None else RUN, "op": "c",
+                         "source": {"lsn": 5, "ts_ms": 1}, **over})
+
+
+KEY = b'{"workflow_run_id": "wr_1"}'
+
+
+@pytest.mark.parametrize("table, key, value, reason", [
+    ("workflow_runs", KEY, b"{not json", "not valid JSON"),
+    ("workflow_runs", KEY, b'{"op": "c", "after": {"x": "\xff"}}', "not valid JSON"),
+    ("workflow_runs", KEY, b"[1, 2]", "not a Debezium envelope"),
+    ("workflow_runs", KEY, envelope(op="x"), "unknown op"),
+    ("workflow_runs", KEY, envelope(source={"lsn": "5"}), "source.lsn"),
+    ("workflow_runs", KEY, envelope(source={}), "source.lsn"),
+    ("workflow_runs", KEY, envelope({**RUN, "workflow_run_id": None}), "primary-key"),
+    ("workflow_runs", KEY, envelope({**RUN, "credits_used": "12"}), "credits_used"),
+    ("workflow_runs", KEY, envelope({**RUN, "created_at": "2026-01-01"}), "created_at"),
+    ("workflow_runs", KEY, envelope({**RUN, "status": "exploded"}), "status"),
+    ("workflow_runs", KEY, envelope({**RUN, "extra_http_headers": "{oops"}), "extra_http_headers"),
+    ("workflow_runs", KEY, envelope({**RUN, "extra_http_headers": '{"a": 1}'}), "extra_http_headers"),
+    ("workflow_runs", b'{"workflow_run_id": "wr_2"}', envelope(), "does not match"),
+    ("workflow_runs", b"nope", envelope(), "key is not valid JSON"),
+    ("tasks", b'{"task_id": "t"}', orjson.dumps({"op": "c", "after": {"task_id": "t", "errors": "{}"},
+                                                 "source": {"lsn": 1}}), "not a JSON array"),
+    ("audit_log", KEY, envelope(), "unknown table"),
+])
+def test_poison_has_a_reason(table: str, key: bytes, value: bytes, reason: str) -> None:
+    with pytest.raises(Poison, match=reason):
+        decode(table, key, value)
+
+
+def test_reasons_never_quote_a_token() -> None:
+    row = {"id": "t", "organization_id": "o", "token_type": "api", "token": "very-secret", "valid": "yes"}
+    with pytest.raises(Poison) as err:
+        decode("organization_auth_tokens", b'{"id": "t"}', envelope(row))
+    assert "very-secret" not in str(err.value) and "valid" in str(err.value)
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3))
+ENVELOPES = st.fixed_dictionaries({"op": st.sampled_from(["c", "u", "d", "r", "z"]),
+                                   "after": st.one_of(JSON, st.fixed_dictionaries({}, optional={c: JSON for c in RUN})),
+                                   "before": JSON, "source": st.one_of(JSON, st.fixed_dictionaries({"lsn": JSON}))})
+
+
+@given(key=st.one_of(st.none(), st.binary(max_size=40), JSON.map(orjson.dumps)),
+       value=st.one_of(st.none(), st.binary(max_size=200), JSON.map(orjson.dumps), ENVELOPES.map(orjson.dumps)),
+       table=st.sampled_from(["workflow_runs", "tasks", "workflows", "nope"]))
+def test_any_input_decodes_or_is_poison(key: bytes | None, value: bytes | None, table: str) -> None:
+    """Nothing crashes the decoder: every input is a change, a tombstone (None) or Poison."""
+    try:
+        decode(table, key, value)
+    except Poison:
+        pass

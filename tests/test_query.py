@@ -1,0 +1,56 @@
+"""Query translation: one bool filter, literal substring patterns, paging and the offset window."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, strategies as st
+
+from api.query import SORT, PageTooDeep, RunFilters, substring_pattern, translate
+from runsearch.searchable import searchable
+
+
+def wildcard_matches(pattern: str, text: str) -> bool:
+    """OpenSearch wildcard semantics: `*` any run, `?` one character, backslash escapes the next one."""
+    regex, chars = "", iter(pattern)
+    for c in chars:
+        regex += ".*" if c == "*" else "." if c == "?" else re.escape(next(chars) if c == "\\" else c)
+    return re.fullmatch(regex, text, re.S) is not None
+
+
+@given(term=st.text(min_size=1, max_size=6), text=st.text(max_size=12))
+def test_pattern_matches_exactly_the_texts_containing_the_term(term: str, text: str) -> None:
+    if "\uffff" in term + text:
+        return  # the stand-in itself is excluded by translate (see runsearch.searchable)
+    assert wildcard_matches(substring_pattern(term), searchable(text)) == (term in text)
+
+
+def test_every_clause_is_a_filter_scoped_to_the_organization() -> None:
+    body = translate("o_1", RunFilters(("failed", "terminated", "failed"), "a*b", "LOGIN_FAILED"), 3, 20, 10_000)
+    clauses = body["query"]["bool"]["filter"]
+    assert list(body["query"]["bool"]) == ["filter"]
+    assert clauses[:2] == [{"term": {"organization_id": "o_1"}}, {"term": {"listed": True}}]
+    assert {"terms": {"status": ["failed", "terminated"]}} in clauses
+    assert {"term": {"error_codes": "LOGIN_FAILED"}} in clauses
+    search = clauses[-1]["bool"]
+    assert search["minimum_should_match"] == 1 and len(search["should"]) == 4
+    assert all(next(iter(w["wildcard"].values()))["value"] == "*a\\*b*" for w in search["should"])
+    assert (body["from"], body["size"], body["sort"]) == (40, 20, SORT)
+
+
+def test_no_filters_means_organization_and_visibility_only() -> None:
+    assert len(translate("o", RunFilters(), 1, 10, 10_000)["query"]["bool"]["filter"]) == 2
+
+
+def test_stand_in_character_matches_nothing() -> None:
+    assert {"match_none": {}} in translate("o", RunFilters(search_key="x\uffff"), 1, 10, 10_000)["query"]["bool"]["filter"]
+
+
+@pytest.mark.parametrize("page, size, ok", [(1000, 10, True), (1001, 10, False), (1, 10_000, True), (1, 10_001, False)])
+def test_offset_window(page: int, size: int, ok: bool) -> None:
+    if ok:
+        translate("o", RunFilters(), page, size, 10_000)
+    else:
+        with pytest.raises(PageTooDeep, match="10000"):
+            translate("o", RunFilters(), page, size, 10_000)
