@@ -116,7 +116,7 @@ def test_reasons_never_quote_a_token() -> None:
     assert "very-secret" not in str(err.value) and "valid" in str(err.value)
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.text(max_size=5),
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3))
 ENVELOPES = st.fixed_dictionaries({"op": st.sampled_from(["c", "u", "d", "r", "z"]),
                                    "after": st.one_of(JSON, st.fixed_dictionaries({}, optional={c: JSON for c in RUN})),

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import urlparse
 
 import orjson
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
-from opensearchpy import helpers
+from opensearchpy import NotFoundError, helpers
+from prometheus_client import REGISTRY
 
 from demo.dataset import final_rows, generate
 from indexer import store
@@ -64,3 +71,57 @@ def test_poison_goes_to_dead_letters_and_later_events_apply(settings: Settings) 
     assert sorted(l["reason"].split(":")[0] for l in letters) == ["unknown op 'x'", "value is not valid JSON (UTF-8)",
                                                                   "value is not valid JSON (UTF-8)"]
     assert all(l["topic"] == settings.topic("workflow_runs") and l["offset"] >= 0 for l in letters)
+
+
+def test_opensearch_unreachable_for_a_while_loses_nothing(settings: Settings) -> None:
+    from tests.proxy import Proxy
+
+    target = urlparse(settings.opensearch_url)
+    proxy = Proxy(target.hostname, target.port)
+    history = generate(runs=300, organizations=2, seed=8)
+    produce(settings, history.changes)
+    indexer = Indexer(settings.model_copy(update={"opensearch_url": f"http://127.0.0.1:{proxy.port}",
+                                                  "retry_max_seconds": 1.0, "batch_size": 200}))
+    indexer.run_once()  # some batches land
+    proxy.cut()
+    timer = threading.Timer(4.0, proxy.restore)
+    timer.start()
+    retries_before = REGISTRY.get_sample_value("runsearch_indexer_retries_total")
+    drain(indexer)  # waits and retries while cut, then catches up
+    timer.join()
+    indexer.close()
+    proxy.close()
+    assert REGISTRY.get_sample_value("runsearch_indexer_retries_total") > retries_before
+    assert_converged(settings, expected(final_rows(history)))
+
+
+def test_kill_9_mid_stream_then_restart_converges(settings: Settings, tmp_path) -> None:
+    history = generate(runs=1500, organizations=3, seed=9)
+    produce(settings, history.changes)
+    env = {**os.environ, "RUNSEARCH_OPENSEARCH_URL": settings.opensearch_url,
+           "RUNSEARCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "RUNSEARCH_TOPIC_PREFIX": settings.topic_prefix,
+           "RUNSEARCH_INDEX_PREFIX": settings.index_prefix, "RUNSEARCH_CONSUMER_GROUP": settings.consumer_group,
+           "RUNSEARCH_DEADLETTER_TOPIC": settings.deadletter_topic, "RUNSEARCH_INDEXER_METRICS_PORT": "0",
+           "RUNSEARCH_BATCH_SIZE": "300"}
+    alias = Names(settings.index_prefix).write_alias("runs")
+    client = store.client(settings.opensearch_url)
+    for delay in (3.0, 4.5):
+        proc = subprocess.Popen([sys.executable, "-m", "runsearch.cli", "indexer"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=(tmp_path / "indexer.log").open("ab"))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _has_documents(client, alias):
+            time.sleep(0.2)
+        time.sleep(delay)
+        proc.kill()  # SIGKILL: no chance to finish or commit the batch in hand
+        proc.wait()
+    indexer = Indexer(settings)
+    drain(indexer)
+    indexer.close()
+    assert_converged(settings, expected(final_rows(history)))
+
+
+def _has_documents(client, alias: str) -> bool:
+    try:
+        return client.count(index=alias)["count"] > 0
+    except NotFoundError:  # the indexer has not created its indices yet
+        return False
