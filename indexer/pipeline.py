@@ -84,7 +84,7 @@ class Pipeline:
                         continue
                     merged[rid] = (new, seen)
                     applied.append(change)
-                conflicts = self.backend.write(index, merged)
+                conflicts, _ = self.backend.write(index, merged)
                 for rid, (record, _) in merged.items():
                     if rid not in conflicts:
                         final[rid] = record
@@ -116,7 +116,7 @@ class Pipeline:
             self._embed(docs)
             to_write = {rid: (document.finalize(doc), current.get(rid)) for rid, doc in docs.items()}
             to_write = {rid: w for rid, w in to_write.items() if w[1] is None or w[0] != w[1].source}
-            conflicts = self.backend.write(runs, to_write)
+            conflicts, _ = self.backend.write(runs, to_write)
             outcome.documents_written += len(to_write) - len(conflicts)
             for run_id, (applied, stale) in counts.items():
                 if run_id not in conflicts:
@@ -127,10 +127,10 @@ class Pipeline:
             for rid in self._outdated({rid: doc for rid, doc in docs.items() if rid not in conflicts}):
                 pending.setdefault(rid, [])
 
-    def _lookups(self, docs: dict[str, document.Document]) -> dict[str, Record]:
+    def _lookups(self, docs: dict[str, document.Document], fresh: bool = False) -> dict[str, Record]:
         wanted = {f"workflow_parameters:{pid}" for doc in docs.values() for pid in document.parameter_ids(doc)}
         wanted |= {f"workflows:{wid}" for doc in docs.values() if (wid := document.workflow_id(doc))}
-        found = self.backend.mget(self.names.write_alias("lookup"), wanted)
+        found = self.backend.mget(self.names.write_alias("lookup"), wanted, fresh)
         return {rid: v.source for rid, v in found.items()}
 
     def _embed(self, docs: dict[str, document.Document]) -> None:
@@ -139,9 +139,11 @@ class Pipeline:
             _embed_one(doc, lookups)
 
     def _outdated(self, docs: dict[str, document.Document]) -> set[str]:
+        """Documents whose definitions or workflow changed since they were embedded (read afresh:
+        another process may have changed them)."""
         if not docs:
             return set()
-        lookups = self._lookups(docs)
+        lookups = self._lookups(docs, fresh=True)
         return {rid for rid, doc in docs.items() if _embed_one(doc, lookups)}
 
     # --- fan-out --------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -65,12 +66,17 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
         yield items[start:start + CHUNK]
 
 
+Writes = dict[str, tuple[dict[str, Any], Versioned | None]]  # id -> (new source, the version it replaces)
+
+
 class Store(Protocol):
     """What the pipeline needs of a document store (OpenSearch here; a dict in unit tests)."""
 
-    def mget(self, index: str, ids: Iterable[str]) -> dict[str, Versioned]: ...
+    def mget(self, index: str, ids: Iterable[str], fresh: bool = False) -> dict[str, Versioned]: ...
 
-    def write(self, index: str, docs: dict[str, tuple[dict[str, Any], Versioned | None]]) -> set[str]: ...
+    def write(self, index: str, docs: Writes) -> tuple[set[str], dict[str, Versioned]]:
+        """Returns the ids that lost a race (409), and the new version of every document written."""
+        ...
 
     def ids_matching(self, index: str, query: dict[str, Any]) -> list[str]: ...
 
@@ -79,7 +85,7 @@ class Store(Protocol):
 class OpenSearchStore:
     os: OpenSearch
 
-    def mget(self, index: str, ids: Iterable[str]) -> dict[str, Versioned]:
+    def mget(self, index: str, ids: Iterable[str], fresh: bool = False) -> dict[str, Versioned]:
         """Real-time reads (they see every acknowledged write, refreshed or not)."""
         found: dict[str, Versioned] = {}
         for chunk in _chunks(sorted(set(ids))):
@@ -89,12 +95,10 @@ class OpenSearchStore:
                     found[doc["_id"]] = Versioned(doc["_source"], doc["_seq_no"], doc["_primary_term"])
         return found
 
-    def write(self, index: str, docs: dict[str, tuple[dict[str, Any], Versioned | None]]) -> set[str]:
-        """Index each document only if it is still the version read (or still absent).
-
-        Returns the ids that lost a race (409) so the caller can read them again and merge anew.
-        """
+    def write(self, index: str, docs: Writes) -> tuple[set[str], dict[str, Versioned]]:
+        """Index each document only if it is still the version read (or still absent)."""
         conflicts: set[str] = set()
+        written: dict[str, Versioned] = {}
         items = list(docs.items())
         for start in range(0, len(items), CHUNK):
             lines: list[bytes] = []
@@ -108,18 +112,57 @@ class OpenSearchStore:
                 lines.append(orjson.dumps(source))
             with BULK_SECONDS.time():
                 response = self.os.bulk(body=b"\n".join(lines) + b"\n", params={"require_alias": "true"})
-            if not response["errors"]:
-                continue
             for item in response["items"]:
                 result = next(iter(item.values()))
                 if result.get("status") == 409:
                     conflicts.add(result["_id"])
                 elif result.get("status", 500) >= 300:
                     raise WriteError(f"OpenSearch refused document {result['_id']}: {result.get('error')}")
-        return conflicts
+                else:
+                    written[result["_id"]] = Versioned(docs[result["_id"]][0], result["_seq_no"], result["_primary_term"])
+        return conflicts, written
 
     def ids_matching(self, index: str, query: dict[str, Any]) -> list[str]:
         """Every document id matching `query`, after a refresh so that all acknowledged writes are seen."""
         self.os.indices.refresh(index=index)
         hits = helpers.scan(self.os, index=index, query={"query": query, "_source": False}, size=CHUNK, scroll="2m")
         return [hit["_id"] for hit in hits]
+
+
+class CachedStore:
+    """Serves reads of what this process last read or wrote, with its version, from memory.
+
+    Read-modify-write of a document OpenSearch has not refreshed yet makes its real-time GET
+    refresh the shard; a batch-by-batch indexer would do that on every batch. Serving our own
+    latest writes from memory avoids it, and stays safe with other writers: a cached version that
+    another process superseded makes our conditional write fail (409), which evicts it, so the
+    retry reads OpenSearch. `fresh=True` reads always go to OpenSearch.
+    """
+
+    def __init__(self, backend: Store, capacity: int) -> None:
+        self.backend, self.capacity = backend, capacity
+        self._entries: OrderedDict[tuple[str, str], Versioned] = OrderedDict()
+
+    def _remember(self, index: str, found: dict[str, Versioned]) -> None:
+        for doc_id, version in found.items():
+            self._entries[(index, doc_id)] = version
+            self._entries.move_to_end((index, doc_id))
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def mget(self, index: str, ids: Iterable[str], fresh: bool = False) -> dict[str, Versioned]:
+        wanted = set(ids)
+        hits = {} if fresh else {i: v for i in wanted if (v := self._entries.get((index, i))) is not None}
+        found = self.backend.mget(index, wanted - hits.keys(), fresh)
+        self._remember(index, found)
+        return hits | found  # shared with the cache: callers copy before they change a source
+
+    def write(self, index: str, docs: Writes) -> tuple[set[str], dict[str, Versioned]]:
+        conflicts, written = self.backend.write(index, docs)
+        for doc_id in conflicts:
+            self._entries.pop((index, doc_id), None)
+        self._remember(index, written)
+        return conflicts, written
+
+    def ids_matching(self, index: str, query: dict[str, Any]) -> list[str]:
+        return self.backend.ids_matching(index, query)

@@ -150,5 +150,21 @@ def bench_ingest(runs: int = typer.Option(100_000, help="Runs in the generated d
                   f"[bold]{result.events_per_second:,.0f} events/s[/]; {result.documents:,} run documents")
 
 
+@bench_app.command("latency")
+def bench_latency(requests: int = typer.Option(200, help="Requests per query kind")) -> None:
+    """p50/p99 of a few query kinds through the API of a running `make up`, on its demo data."""
+    from bench.latency import measure
+    from demo.dataset import generate
+    from runsearch.service import DEMO_RUNS
+
+    settings = get_settings()
+    keys = generate(runs=DEMO_RUNS, secret=settings.jwt_secret).api_keys
+    results = measure(f"http://{settings.bind_host}:{settings.api_port}", keys[sorted(keys)[0]], requests)
+    table = Table("query", "p50 ms", "p99 ms")
+    for name, r in results.items():
+        table.add_row(name, f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}")
+    console.print(table)
+
+
 if __name__ == "__main__":
     app()
