@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 DOCUMENT_TABLES = {"workflow_runs", "workflow_run_parameters", "tasks"}
 FAN_OUT_TABLES = {"workflows": "workflow_id", "workflow_parameters": "param_ids"}
+FAN_OUT_SLICE = 5_000
 
 
 @dataclass
@@ -73,7 +74,7 @@ class Pipeline:
             while pending:
                 current = self.backend.mget(index, {records.record_id(c) for c in pending})
                 merged: dict[str, tuple[Record, store.Versioned | None]] = {}
-                applied: list[Change] = []
+                applied: set[int] = set()  # id() of the changes that made a difference
                 for change in sorted(pending, key=lambda c: c.lsn):
                     rid = records.record_id(change)
                     seen = current.get(rid)
@@ -83,14 +84,14 @@ class Pipeline:
                         final.setdefault(rid, base)
                         continue
                     merged[rid] = (new, seen)
-                    applied.append(change)
+                    applied.add(id(change))
                 conflicts, _ = self.backend.write(index, merged)
                 for rid, (record, _) in merged.items():
                     if rid not in conflicts:
                         final[rid] = record
                 for change in pending:
                     if records.record_id(change) not in conflicts:
-                        (outcome.applied if change in applied else outcome.stale)[change.table] += 1
+                        (outcome.applied if id(change) in applied else outcome.stale)[change.table] += 1
                 pending = [c for c in pending if records.record_id(c) in conflicts]
         return final
 
@@ -159,7 +160,8 @@ class Pipeline:
         run_ids = self.backend.ids_matching(self.names.write_alias("runs"), query)
         if run_ids:
             log.info("fan-out", extra={"fields": {"records": len(changes), "runs": len(run_ids)}})
-            self._update_documents({rid: [] for rid in run_ids}, Outcome())
+        for start in range(0, len(run_ids), FAN_OUT_SLICE):  # bounded memory for workflows with many runs
+            self._update_documents({rid: [] for rid in run_ids[start:start + FAN_OUT_SLICE]}, Outcome())
 
 
 def _embed_one(doc: document.Document, lookups: dict[str, Any]) -> bool:

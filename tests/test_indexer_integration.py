@@ -125,3 +125,31 @@ def _has_documents(client, alias: str) -> bool:
         return client.count(index=alias)["count"] > 0
     except NotFoundError:  # the indexer has not created its indices yet
         return False
+
+
+def test_two_indexers_in_one_group_converge(settings: Settings) -> None:
+    """Two processes' worth of indexers (threads here) share the partitions and race on shared documents."""
+    history = generate(runs=800, organizations=2, seed=12)
+    changes = list(history.changes)
+    random.Random(4).shuffle(changes)
+    produce(settings, changes)
+    indexers = [Indexer(settings.model_copy(update={"batch_size": 150})) for _ in range(2)]
+    threads = [threading.Thread(target=i.run) for i in indexers]
+    for t in threads:
+        t.start()
+    model = expected(final_rows(history))
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            try:
+                assert_converged(settings, model)
+                break
+            except (AssertionError, NotFoundError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+    finally:
+        for i in indexers:
+            i.stop()
+        for t in threads:
+            t.join()
