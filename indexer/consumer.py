@@ -68,6 +68,8 @@ class Indexer:
         self.consumer = KafkaConsumer(
             *self.tables, bootstrap_servers=settings.kafka_bootstrap, group_id=group or settings.consumer_group,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.batch_size,
+            # A killed indexer's partitions move to the others after 10 s, not the client default's 45 s.
+            session_timeout_ms=10_000, heartbeat_interval_ms=3_000,
         )
         self.producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
         self._lag_at = 0.0

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlparse
 
 import orjson
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from opensearchpy import NotFoundError, helpers
 from prometheus_client import REGISTRY
 
@@ -95,22 +97,30 @@ def test_opensearch_unreachable_for_a_while_loses_nothing(settings: Settings) ->
     assert_converged(settings, expected(final_rows(history)))
 
 
-def test_kill_9_mid_stream_then_restart_converges(settings: Settings, tmp_path) -> None:
+def _indexer_env(settings: Settings) -> dict[str, str]:
+    return {**os.environ, "RUNSEARCH_OPENSEARCH_URL": settings.opensearch_url,
+            "RUNSEARCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "RUNSEARCH_TOPIC_PREFIX": settings.topic_prefix,
+            "RUNSEARCH_INDEX_PREFIX": settings.index_prefix, "RUNSEARCH_CONSUMER_GROUP": settings.consumer_group,
+            "RUNSEARCH_DEADLETTER_TOPIC": settings.deadletter_topic, "RUNSEARCH_INDEXER_METRICS_PORT": "0",
+            "RUNSEARCH_BATCH_SIZE": "300"}
+
+
+def _start_indexer(settings: Settings, log: Path) -> subprocess.Popen:
+    """A real indexer process; returns once it has written its first documents."""
+    proc = subprocess.Popen([sys.executable, "-m", "runsearch.cli", "indexer"], env=_indexer_env(settings),
+                            stdout=subprocess.DEVNULL, stderr=log.open("ab"))
+    client, alias = store.client(settings.opensearch_url), Names(settings.index_prefix).write_alias("runs")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _has_documents(client, alias):
+        time.sleep(0.2)
+    return proc
+
+
+def test_kill_9_mid_stream_then_restart_converges(settings: Settings, tmp_path: Path) -> None:
     history = generate(runs=1500, organizations=3, seed=9)
     produce(settings, history.changes)
-    env = {**os.environ, "RUNSEARCH_OPENSEARCH_URL": settings.opensearch_url,
-           "RUNSEARCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "RUNSEARCH_TOPIC_PREFIX": settings.topic_prefix,
-           "RUNSEARCH_INDEX_PREFIX": settings.index_prefix, "RUNSEARCH_CONSUMER_GROUP": settings.consumer_group,
-           "RUNSEARCH_DEADLETTER_TOPIC": settings.deadletter_topic, "RUNSEARCH_INDEXER_METRICS_PORT": "0",
-           "RUNSEARCH_BATCH_SIZE": "300"}
-    alias = Names(settings.index_prefix).write_alias("runs")
-    client = store.client(settings.opensearch_url)
-    for delay in (3.0, 4.5):
-        proc = subprocess.Popen([sys.executable, "-m", "runsearch.cli", "indexer"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=(tmp_path / "indexer.log").open("ab"))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not _has_documents(client, alias):
-            time.sleep(0.2)
+    for delay in (1.0, 2.5):
+        proc = _start_indexer(settings, tmp_path / "indexer.log")
         time.sleep(delay)
         proc.kill()  # SIGKILL: no chance to finish or commit the batch in hand
         proc.wait()
@@ -118,6 +128,19 @@ def test_kill_9_mid_stream_then_restart_converges(settings: Settings, tmp_path) 
     drain(indexer)
     indexer.close()
     assert_converged(settings, expected(final_rows(history)))
+
+
+def test_sigterm_finishes_and_commits_the_batch_in_hand(settings: Settings, tmp_path: Path) -> None:
+    history = generate(runs=600, organizations=2, seed=10)
+    produce(settings, history.changes)
+    proc = _start_indexer(settings, tmp_path / "indexer.log")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    assert "indexer stopped" in (tmp_path / "indexer.log").read_text()
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=settings.consumer_group)
+    committed = [consumer.committed(TopicPartition(settings.topic("workflow_runs"), p)) for p in range(3)]
+    consumer.close()
+    assert any(committed)  # what it applied is committed, so a restart does not start over
 
 
 def _has_documents(client, alias: str) -> bool:
