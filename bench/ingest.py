@@ -42,7 +42,7 @@ def run(base: Settings, runs: int) -> IngestResult:
     kafka_node.create_topics(settings)
     history = generate(runs=runs, organizations=20, secret=settings.jwt_secret)
     started = time.perf_counter()
-    events = publish(settings, history)
+    events = publish(settings, history.changes)
     published = time.perf_counter()
     indexer = Indexer(settings)
     began = time.perf_counter()

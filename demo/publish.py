@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from urllib.parse import urlencode
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from demo.dataset import History
+from demo.dataset import RowChange
 from demo.events import messages
 from runsearch.settings import Settings
 
@@ -22,12 +23,12 @@ def topics_empty(settings: Settings) -> bool:
         consumer.close()
 
 
-def publish(settings: Settings, history: History, schemas: bool = False) -> int:
+def publish(settings: Settings, changes: Iterable[RowChange], schemas: bool = False) -> int:
     """Send every change (deletes followed by tombstones); returns the number of messages."""
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=20, batch_size=256 * 1024,
                              acks="all", compression_type=None)
     sent = 0
-    for change in history.changes:
+    for change in changes:
         for key, value in messages(change, schemas=schemas, ts_ms=int(time.time() * 1000)):
             producer.send(settings.topic(change.table), key=key, value=value)
             sent += 1

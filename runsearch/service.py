@@ -38,7 +38,7 @@ class Service:
         self.stack.up()
         history = generate(runs=DEMO_RUNS, secret=self.settings.jwt_secret)
         if publish.topics_empty(self.settings):
-            publish.publish(self.settings, history)
+            publish.publish(self.settings, history.changes)
         self._start(self.indexer, "indexer")
         self._start(self.api, "api")
         key = history.api_keys[sorted(history.api_keys)[0]]

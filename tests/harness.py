@@ -5,10 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from kafka import KafkaProducer
-
 from demo.dataset import RowChange
-from demo.events import messages
+from demo.publish import publish
 from indexer.consumer import Indexer
 from runsearch.settings import Settings
 from stack import kafka as kafka_node
@@ -16,15 +14,7 @@ from stack import kafka as kafka_node
 
 def produce(settings: Settings, changes: Iterable[RowChange], schemas: bool = False) -> int:
     kafka_node.create_topics(settings)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=20, acks="all")
-    sent = 0
-    for change in changes:
-        for key, value in messages(change, schemas=schemas, ts_ms=int(time.time() * 1000)):
-            producer.send(settings.topic(change.table), key=key, value=value)
-            sent += 1
-    producer.flush()
-    producer.close()
-    return sent
+    return publish(settings, changes, schemas)
 
 
 def drain(indexer: Indexer, timeout: float = 120.0) -> None:
