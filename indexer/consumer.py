@@ -64,7 +64,7 @@ class Indexer:
         self.tables = settings.topics()
         self.os = store.client(settings.opensearch_url)
         self.names = names or Names(settings.index_prefix)
-        self.pipeline = Pipeline(store.CachedStore(store.OpenSearchStore(self.os), settings.document_cache), self.names)
+        self.pipeline = Pipeline(store.OpenSearchStore(self.os), self.names)
         self.consumer = KafkaConsumer(
             *self.tables, bootstrap_servers=settings.kafka_bootstrap, group_id=group or settings.consumer_group,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.batch_size,

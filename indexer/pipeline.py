@@ -85,7 +85,7 @@ class Pipeline:
                         continue
                     merged[rid] = (new, seen)
                     applied.add(id(change))
-                conflicts, _ = self.backend.write(index, merged)
+                conflicts = self.backend.write(index, merged)
                 for rid, (record, _) in merged.items():
                     if rid not in conflicts:
                         final[rid] = record
@@ -117,7 +117,7 @@ class Pipeline:
             self._embed(docs)
             to_write = {rid: (document.finalize(doc), current.get(rid)) for rid, doc in docs.items()}
             to_write = {rid: w for rid, w in to_write.items() if w[1] is None or w[0] != w[1].source}
-            conflicts, _ = self.backend.write(runs, to_write)
+            conflicts = self.backend.write(runs, to_write)
             outcome.documents_written += len(to_write) - len(conflicts)
             for run_id, (applied, stale) in counts.items():
                 if run_id not in conflicts:
@@ -128,10 +128,10 @@ class Pipeline:
             for rid in self._outdated({rid: doc for rid, doc in docs.items() if rid not in conflicts}):
                 pending.setdefault(rid, [])
 
-    def _lookups(self, docs: dict[str, document.Document], fresh: bool = False) -> dict[str, Record]:
+    def _lookups(self, docs: dict[str, document.Document]) -> dict[str, Record]:
         wanted = {f"workflow_parameters:{pid}" for doc in docs.values() for pid in document.parameter_ids(doc)}
         wanted |= {f"workflows:{wid}" for doc in docs.values() if (wid := document.workflow_id(doc))}
-        found = self.backend.mget(self.names.write_alias("lookup"), wanted, fresh)
+        found = self.backend.mget(self.names.write_alias("lookup"), wanted)
         return {rid: v.source for rid, v in found.items()}
 
     def _embed(self, docs: dict[str, document.Document]) -> None:
@@ -140,11 +140,10 @@ class Pipeline:
             _embed_one(doc, lookups)
 
     def _outdated(self, docs: dict[str, document.Document]) -> set[str]:
-        """Documents whose definitions or workflow changed since they were embedded (read afresh:
-        another process may have changed them)."""
+        """Documents whose definitions or workflow another process changed since they were embedded."""
         if not docs:
             return set()
-        lookups = self._lookups(docs, fresh=True)
+        lookups = self._lookups(docs)
         return {rid for rid, doc in docs.items() if _embed_one(doc, lookups)}
 
     # --- fan-out --------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -72,10 +71,11 @@ Writes = dict[str, tuple[dict[str, Any], Versioned | None]]  # id -> (new source
 class Store(Protocol):
     """What the pipeline needs of a document store (OpenSearch here; a dict in unit tests)."""
 
-    def mget(self, index: str, ids: Iterable[str], fresh: bool = False) -> dict[str, Versioned]: ...
+    def mget(self, index: str, ids: Iterable[str]) -> dict[str, Versioned]: ...
 
-    def write(self, index: str, docs: Writes) -> tuple[set[str], dict[str, Versioned]]:
-        """Returns the ids that lost a race (409), and the new version of every document written."""
+    def write(self, index: str, docs: Writes) -> set[str]:
+        """Write each document only if it is still the version read (or still absent); returns the ids
+        that lost a race (409), for the caller to read again and merge anew."""
         ...
 
     def ids_matching(self, index: str, query: dict[str, Any]) -> list[str]: ...
@@ -85,7 +85,7 @@ class Store(Protocol):
 class OpenSearchStore:
     os: OpenSearch
 
-    def mget(self, index: str, ids: Iterable[str], fresh: bool = False) -> dict[str, Versioned]:
+    def mget(self, index: str, ids: Iterable[str]) -> dict[str, Versioned]:
         """Real-time reads (they see every acknowledged write, refreshed or not)."""
         found: dict[str, Versioned] = {}
         for chunk in _chunks(sorted(set(ids))):
@@ -95,10 +95,8 @@ class OpenSearchStore:
                     found[doc["_id"]] = Versioned(doc["_source"], doc["_seq_no"], doc["_primary_term"])
         return found
 
-    def write(self, index: str, docs: Writes) -> tuple[set[str], dict[str, Versioned]]:
-        """Index each document only if it is still the version read (or still absent)."""
+    def write(self, index: str, docs: Writes) -> set[str]:
         conflicts: set[str] = set()
-        written: dict[str, Versioned] = {}
         items = list(docs.items())
         for start in range(0, len(items), CHUNK):
             lines: list[bytes] = []
@@ -118,9 +116,7 @@ class OpenSearchStore:
                     conflicts.add(result["_id"])
                 elif result.get("status", 500) >= 300:
                     raise WriteError(f"OpenSearch refused document {result['_id']}: {result.get('error')}")
-                else:
-                    written[result["_id"]] = Versioned(docs[result["_id"]][0], result["_seq_no"], result["_primary_term"])
-        return conflicts, written
+        return conflicts
 
     def ids_matching(self, index: str, query: dict[str, Any]) -> list[str]:
         """Every document id matching `query`, after a refresh so that all acknowledged writes are seen."""
@@ -128,41 +124,3 @@ class OpenSearchStore:
         hits = helpers.scan(self.os, index=index, query={"query": query, "_source": False}, size=CHUNK, scroll="2m")
         return [hit["_id"] for hit in hits]
 
-
-class CachedStore:
-    """Serves reads of what this process last read or wrote, with its version, from memory.
-
-    Read-modify-write of a document OpenSearch has not refreshed yet makes its real-time GET
-    refresh the shard; a batch-by-batch indexer would do that on every batch. Serving our own
-    latest writes from memory avoids it, and stays safe with other writers: a cached version that
-    another process superseded makes our conditional write fail (409), which evicts it, so the
-    retry reads OpenSearch. `fresh=True` reads always go to OpenSearch.
-    """
-
-    def __init__(self, backend: Store, capacity: int) -> None:
-        self.backend, self.capacity = backend, capacity
-        self._entries: OrderedDict[tuple[str, str], Versioned] = OrderedDict()
-
-    def _remember(self, index: str, found: dict[str, Versioned]) -> None:
-        for doc_id, version in found.items():
-            self._entries[(index, doc_id)] = version
-            self._entries.move_to_end((index, doc_id))
-        while len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
-
-    def mget(self, index: str, ids: Iterable[str], fresh: bool = False) -> dict[str, Versioned]:
-        wanted = set(ids)
-        hits = {} if fresh else {i: v for i in wanted if (v := self._entries.get((index, i))) is not None}
-        found = self.backend.mget(index, wanted - hits.keys(), fresh)
-        self._remember(index, found)
-        return hits | found  # shared with the cache: callers copy before they change a source
-
-    def write(self, index: str, docs: Writes) -> tuple[set[str], dict[str, Versioned]]:
-        conflicts, written = self.backend.write(index, docs)
-        for doc_id in conflicts:
-            self._entries.pop((index, doc_id), None)
-        self._remember(index, written)
-        return conflicts, written
-
-    def ids_matching(self, index: str, query: dict[str, Any]) -> list[str]:
-        return self.backend.ids_matching(index, query)

@@ -53,7 +53,6 @@ class Settings(BaseSettings):
     batch_size: int = Field(2000, ge=1, description="Most events the indexer polls and applies per batch")
     poll_timeout_ms: int = Field(500, ge=1, description="How long one poll waits for events")
     indexer_metrics_port: int = Field(9108, description="Port of the indexer's Prometheus `/metrics` (0 disables)")
-    document_cache: int = Field(50_000, ge=0, description="Documents the indexer keeps in memory with their version, to skip re-reading its own writes")
     retry_max_seconds: float = Field(30.0, gt=0, description="Longest back-off between retries while OpenSearch is unreachable")
 
     # --- api ---------------------------------------------------------------------------

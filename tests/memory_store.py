@@ -14,22 +14,21 @@ class MemoryStore:
         self.indices: dict[str, dict[str, Versioned]] = {}
         self.seq = 0
 
-    def mget(self, index: str, ids: Iterable[str], fresh: bool = False) -> dict[str, Versioned]:
+    def mget(self, index: str, ids: Iterable[str]) -> dict[str, Versioned]:
         docs = self.indices.get(index, {})
         return {i: copy.deepcopy(docs[i]) for i in ids if i in docs}
 
-    def write(self, index: str, docs: dict[str, tuple[dict[str, Any], Versioned | None]]
-              ) -> tuple[set[str], dict[str, Versioned]]:
+    def write(self, index: str, docs: dict[str, tuple[dict[str, Any], Versioned | None]]) -> set[str]:
         stored = self.indices.setdefault(index, {})
-        conflicts, written = set(), {}
+        conflicts = set()
         for doc_id, (source, seen) in docs.items():
             current = stored.get(doc_id)
             if (seen is None) != (current is None) or (seen and current and seen.seq_no != current.seq_no):
                 conflicts.add(doc_id)
                 continue
             self.seq += 1
-            stored[doc_id] = written[doc_id] = Versioned(copy.deepcopy(source), self.seq, 1)
-        return conflicts, written
+            stored[doc_id] = Versioned(copy.deepcopy(source), self.seq, 1)
+        return conflicts
 
     def ids_matching(self, index: str, query: dict[str, Any]) -> list[str]:
         wanted = [next(iter(clause["terms"].items())) for clause in query["bool"]["should"]]

@@ -15,7 +15,6 @@ from demo.dataset import History, final_rows
 from demo.events import messages
 from indexer.decode import decode
 from indexer.pipeline import Pipeline
-from indexer.store import CachedStore
 from mappings import Names
 from tests.memory_store import MemoryStore
 from tests.model import assert_documents_match, expected
@@ -67,8 +66,7 @@ def test_any_delivery_converges_to_the_model(history: History, data: st.DataObje
     decoded = [decode(c.table, k, v) for c in delivered for k, v in messages(c, schemas=data.draw(st.booleans()))]
     changes = [c for c in decoded if c is not None]
     store, names = MemoryStore(), Names("p")
-    # Through the cache as the indexer runs it; a tiny capacity exercises eviction too.
-    pipeline = Pipeline(CachedStore(store, data.draw(st.integers(0, 8), label="cache capacity")), names)
+    pipeline = Pipeline(store, names)
     batch = data.draw(st.integers(1, 10), label="batch size")
     for start in range(0, len(changes), batch):
         pipeline.apply(changes[start:start + batch])
