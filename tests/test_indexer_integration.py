@@ -138,9 +138,10 @@ def test_sigterm_finishes_and_commits_the_batch_in_hand(settings: Settings, tmp_
     assert proc.wait(timeout=60) == 0
     assert "indexer stopped" in (tmp_path / "indexer.log").read_text()
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=settings.consumer_group)
-    committed = [consumer.committed(TopicPartition(settings.topic("workflow_runs"), p)) for p in range(3)]
+    committed = [consumer.committed(TopicPartition(topic, p)) or 0 for topic in settings.topics()
+                 for p in range(settings.topic_partitions)]
     consumer.close()
-    assert any(committed)  # what it applied is committed, so a restart does not start over
+    assert sum(committed) > 0  # what it applied is committed, so a restart does not start over
 
 
 def _has_documents(client, alias: str) -> bool:
