@@ -24,7 +24,7 @@ from prometheus_client import start_http_server
 from indexer import deadletter, metrics, store
 from indexer.decode import Change, Poison, decode
 from indexer.pipeline import Outcome, Pipeline
-from mappings import Names
+from mappings import Names, Pinned
 from runsearch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,22 +58,27 @@ def decode_batch(records: Iterable[ConsumerRecord], tables: dict[str, str]) -> D
 
 
 class Indexer:
-    def __init__(self, settings: Settings, group: str | None = None, names: Names | None = None) -> None:
+    """The live indexer, or (with `rebuild`) a replay into one generation's indices before it goes live:
+    its own consumer group, no aliases, and no second copy of the live indexer's dead letters."""
+
+    def __init__(self, settings: Settings, rebuild: Pinned | None = None) -> None:
         self.settings = settings
         self.stopping = threading.Event()
         self.tables = settings.topics()
         self.os = store.client(settings.opensearch_url)
-        self.names = names or Names(settings.index_prefix)
-        self.pipeline = Pipeline(store.OpenSearchStore(self.os), self.names)
+        self.names = rebuild or Names(settings.index_prefix)
+        self.rebuild = rebuild is not None
+        self.pipeline = Pipeline(store.OpenSearchStore(self.os, through_aliases=not self.rebuild), self.names)
+        group = f"{settings.consumer_group}-rebuild-v{rebuild.generation}" if rebuild else settings.consumer_group
         self.consumer = KafkaConsumer(
-            *self.tables, bootstrap_servers=settings.kafka_bootstrap, group_id=group or settings.consumer_group,
+            *self.tables, bootstrap_servers=settings.kafka_bootstrap, group_id=group,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.batch_size,
             # A killed indexer's partitions move to the others after 10 s, not the client default's 45 s.
             session_timeout_ms=10_000, heartbeat_interval_ms=3_000,
         )
         self.producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
         self._lag_at = 0.0
-        self._indices_ready = False
+        self._indices_ready = self.rebuild  # a rebuild's indices are created by its caller
 
     def stop(self, *_: object) -> None:
         self.stopping.set()
@@ -106,7 +111,7 @@ class Indexer:
 
     def _apply(self, messages: list[ConsumerRecord]) -> None:
         decoded = decode_batch(messages, self.tables)
-        for entry in decoded.dead:
+        for entry in decoded.dead if not self.rebuild else ():
             self.producer.send(self.settings.deadletter_topic, entry)
         with metrics.BATCH_SECONDS.time():
             outcome = None

@@ -84,6 +84,7 @@ class Store(Protocol):
 @dataclass(frozen=True)
 class OpenSearchStore:
     os: OpenSearch
+    through_aliases: bool = True  # writes must name an alias (never auto-create an index); a rebuild names indices
 
     def mget(self, index: str, ids: Iterable[str]) -> dict[str, Versioned]:
         """Real-time reads (they see every acknowledged write, refreshed or not)."""
@@ -109,7 +110,7 @@ class OpenSearchStore:
                     lines.append(orjson.dumps({"index": meta}))
                 lines.append(orjson.dumps(source))
             with BULK_SECONDS.time():
-                response = self.os.bulk(body=b"\n".join(lines) + b"\n", params={"require_alias": "true"})
+                response = self.os.bulk(body=b"\n".join(lines) + b"\n", params={"require_alias": str(self.through_aliases).lower()})
             for item in response["items"]:
                 result = next(iter(item.values()))
                 if result.get("status") == 409:

@@ -33,3 +33,13 @@ class Names:
 
     def write_alias(self, kind: str) -> str:
         return f"{self.prefix}-{kind}-write"
+
+
+@dataclass(frozen=True)
+class Pinned(Names):
+    """Names whose write targets are the indices of one generation, for rebuilding it before it goes live."""
+
+    generation: int = 0
+
+    def write_alias(self, kind: str) -> str:
+        return self.index(kind, self.generation)

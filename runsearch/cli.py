@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import ProgressColumn, Task
 from rich.table import Table
+from rich.text import Text
 
 from runsearch import logs
 from runsearch.settings import Settings, get_settings
@@ -132,6 +134,154 @@ def run() -> None:
         pass
     finally:
         console.print(f"stopped: {', '.join(service.down())}")
+
+
+# --- operator commands: index generations -----------------------------------------------------------
+
+
+class EventsPerSecond(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed or 0:>8,.0f} ev/s")
+
+
+def _ops():
+    from indexer import generations, store
+    from mappings import Names
+
+    settings = get_settings()
+    return settings, store.client(settings.opensearch_url), Names(settings.index_prefix), generations
+
+
+@app.command()
+def status() -> None:
+    """Index generations, where the aliases point, document counts, the live indexer's lag, dead letters."""
+    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+    settings, os, names, gens = _ops()
+    where = gens.aliases(os, names)
+    table = Table("generation", "runs", "lookup", "keys", "aliases")
+    for generation, counts in gens.generations(os, names).items():
+        table.add_row(str(generation), *(f"{counts.get(k, 0):,}" for k in ("runs", "lookup", "keys")),
+                      ", ".join(a for a, g in where.items() if g == generation) or "-")
+    console.print(table)
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        committed = admin.list_consumer_group_offsets(settings.consumer_group)
+        parts = [TopicPartition(t, p) for t in settings.topics() for p in consumer.partitions_for_topic(t) or ()]
+        ends = consumer.end_offsets(parts + [TopicPartition(settings.deadletter_topic, 0)])
+        lag = Table("topic", "partition", "live indexer lag")
+        for tp in parts:
+            offset = committed.get(tp)
+            lag.add_row(tp.topic, str(tp.partition), f"{ends[tp] - (offset.offset if offset else 0):,}")
+        console.print(lag)
+        console.print(f"dead letters: {ends[TopicPartition(settings.deadletter_topic, 0)]:,}")
+    finally:
+        admin.close()
+        consumer.close()
+    console.print(f"age of the newest applied change: {_newest_change_age(settings)}")
+
+
+def _newest_change_age(settings: Settings) -> str:
+    import urllib.request
+
+    url = f"http://{settings.bind_host}:{settings.indexer_metrics_port}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith("runsearch_indexer_newest_change_age_seconds "):
+                    return f"{float(line.split()[1]):.1f} s"
+    except OSError:
+        pass
+    return f"unknown (the live indexer's metrics at {url} do not answer)"
+
+
+@app.command()
+def reindex(dry_run: bool = typer.Option(False, "--dry-run", help="Say what would happen, change nothing"),
+            sample: int | None = typer.Option(None, help="Verify the content of N random runs (default: all)")) -> None:
+    """Rebuild the next index generation from Kafka, verify it, and swap the aliases to it (no downtime).
+
+    Resumable: after Ctrl-C or kill -9, run it again and it continues the unfinished generation."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    settings, os, names, gens = _ops()
+    target, resumed = gens.next_generation(os, names)
+    live = gens.aliases(os, names).get(names.write_alias("runs"))
+    console.print(f"{'resume' if resumed else 'build'} generation {target} from the earliest offsets of "
+                  f"{len(settings.topics())} topics; verify it; then move the aliases from generation {live} to it")
+    if dry_run:
+        return
+    from indexer import store
+
+    store.create_generation(os, names, target)
+    rebuild = gens.Rebuild(settings, target)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), EventsPerSecond(),
+               TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=console) as bars:
+            tasks: dict[str, int] = {}
+
+            def show(per_topic: dict[str, tuple[int, int]]) -> None:
+                for topic, (done, total) in per_topic.items():
+                    if topic not in tasks:
+                        tasks[topic] = bars.add_task(topic, total=total)
+                    bars.update(tasks[topic], completed=done, total=total)
+
+            rebuild.catch_up(show)
+            console.print("caught up; verifying against the topics")
+            problems = gens.differences(os, names.index("runs", target), gens.expected_documents(settings), sample)
+            if problems:
+                for line in problems[:50]:
+                    console.print(f"[red]{line}")
+                console.print(f"[red]verification failed ({len(problems)} differences): aliases not moved")
+                raise typer.Exit(1)
+            gens.swap(os, names, target)
+            console.print(f"aliases now point at generation {target}; applying what arrived meanwhile")
+            rebuild.catch_up(show)
+    finally:
+        rebuild.close()
+    console.print(f"[green]generation {target} is live")
+
+
+@app.command()
+def verify(sample: int | None = typer.Option(None, help="Compare the content of N random runs (default: all)")) -> None:
+    """Compare the live index with the current state of the topics; list every difference by run id."""
+    settings, os, names, gens = _ops()
+    problems = gens.differences(os, names.read_alias("runs"), gens.expected_documents(settings), sample)
+    for line in problems:
+        console.print(f"[red]{line}")
+    console.print(f"{len(problems)} differences")
+    if problems:
+        raise typer.Exit(1)
+
+
+@app.command()
+def rollback() -> None:
+    """Point the aliases back at the previous generation."""
+    settings, os, names, gens = _ops()
+    live = gens.aliases(os, names)[names.write_alias("runs")]
+    previous = [g for g in gens.generations(os, names) if g < live]
+    if not previous:
+        console.print("[red]no earlier generation to roll back to")
+        raise typer.Exit(1)
+    gens.swap(os, names, previous[-1])
+    console.print(f"aliases moved from generation {live} back to {previous[-1]} (it lacks changes applied since the swap: "
+                  f"run `reindex` again to rebuild from the topics)")
+
+
+@app.command()
+def cleanup(yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation")) -> None:
+    """Delete the generations no alias points at."""
+    settings, os, names, gens = _ops()
+    doomed = gens.unused(os, names)
+    if not doomed:
+        console.print("nothing to delete")
+        return
+    indices = [names.index(k, g) for g in doomed for k in ("runs", "lookup", "keys")]
+    if not yes and not typer.confirm(f"delete {', '.join(indices)}?"):
+        raise typer.Exit(1)
+    os.indices.delete(index=",".join(indices), ignore_unavailable=True)
+    console.print(f"deleted generations {', '.join(map(str, doomed))}")
 
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks against the running stack (they print figures).")

@@ -16,7 +16,7 @@ from demo.events import messages
 from indexer.decode import decode
 from indexer.pipeline import Pipeline
 from mappings import Names
-from tests.memory_store import MemoryStore
+from indexer.memory_store import MemoryStore
 from tests.model import assert_documents_match, expected
 
 RUNS, WORKFLOWS, PARAMS, TASKS = ["r0", "r1", "r2"], ["w0", "w1"], ["p0", "p1", "p2"], ["t0", "t1", "t2"]

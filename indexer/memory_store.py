@@ -1,4 +1,5 @@
-"""An in-memory stand-in for OpenSearch with the same versioning rules, for unit tests of the pipeline."""
+"""An in-memory document store with OpenSearch's versioning rules: the pipeline over it computes what
+the index should hold (`verify`), and unit tests run the pipeline without servers."""
 
 from __future__ import annotations
 
