@@ -1,6 +1,6 @@
 """The HTTP API: `GET /v1/agents/runs` (and its older path `/v1/workflows/runs`), health and metrics."""
 
-
+# No `from __future__ import annotations` here: FastAPI must resolve the annotations of the nested handlers.
 import logging
 import time
 from collections.abc import AsyncIterator

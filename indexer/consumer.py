@@ -11,8 +11,9 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
@@ -30,6 +31,7 @@ from runsearch.settings import Settings
 log = logging.getLogger(__name__)
 
 LAG_INTERVAL_SECONDS = 5.0
+T = TypeVar("T")
 
 
 @dataclass
@@ -83,25 +85,24 @@ class Indexer:
     def stop(self, *_: object) -> None:
         self.stopping.set()
 
-    def _retry(self, what: str, action) -> bool:
-        """Run `action` until it succeeds; back off while OpenSearch is unreachable. False if stopped first."""
+    def _retry(self, what: str, action: Callable[[], T]) -> T | None:
+        """`action()`, repeated until it succeeds, backing off while OpenSearch fails; None if stopped first."""
         delay = 0.5
         while not self.stopping.is_set():
             try:
-                action()
-                return True
+                return action()
             except (OpenSearchConnectionError, TransportError, store.WriteError) as err:
                 metrics.RETRIES.inc()
                 log.warning(f"{what} failed, retrying", extra={"fields": {"error": type(err).__name__,
                                                                           "detail": str(err)[:300], "in_s": delay}})
                 self.stopping.wait(delay)
                 delay = min(delay * 2, self.settings.retry_max_seconds)
-        return False
+        return None
 
     def run_once(self) -> int:
         """Poll, apply and commit one batch. Returns how many messages it held."""
         if not self._indices_ready:
-            self._indices_ready = self._retry("creating the indices", lambda: store.ensure_indices(self.os, self.names))
+            self._indices_ready = bool(self._retry("creating the indices", self._ensure_indices))
         polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
         messages = [rec for batch in polled.values() for rec in batch]
         if messages:
@@ -109,19 +110,18 @@ class Indexer:
         self._update_lag()
         return len(messages)
 
+    def _ensure_indices(self) -> bool:
+        store.ensure_indices(self.os, self.names)
+        return True
+
     def _apply(self, messages: list[ConsumerRecord]) -> None:
         decoded = decode_batch(messages, self.tables)
         for entry in decoded.dead if not self.rebuild else ():
             self.producer.send(self.settings.deadletter_topic, entry)
         with metrics.BATCH_SECONDS.time():
-            outcome = None
-
-            def apply() -> None:
-                nonlocal outcome
-                outcome = self.pipeline.apply(decoded.changes)
-
-            if not self._retry("applying a batch", apply):
-                return  # stopping with the batch unapplied: it is not committed, and will come again
+            outcome = self._retry("applying a batch", lambda: self.pipeline.apply(decoded.changes))
+        if outcome is None:
+            return  # stopping with the batch unapplied: it is not committed, and will come again
         self.producer.flush()
         try:
             self.consumer.commit()
@@ -131,8 +131,8 @@ class Indexer:
         self._count(decoded, outcome)
 
     def _count(self, decoded: Decoded, outcome: Outcome) -> None:
-        per_table_topic = {self.settings.topic(c.table): c.table for c in decoded.changes}
-        for topic, table in per_table_topic.items():
+        topics = {self.settings.topic(c.table): c.table for c in decoded.changes}
+        for topic, table in topics.items():
             if outcome.applied[table]:
                 metrics.EVENTS.labels(topic, "applied").inc(outcome.applied[table])
             if outcome.stale[table]:

@@ -67,7 +67,7 @@ def unused(os: OpenSearch, names: Names) -> list[int]:
     return [g for g in generations(os, names) if g not in live]
 
 
-def _end_offsets(settings: Settings) -> dict[TopicPartition, int]:
+def end_offsets(settings: Settings) -> dict[TopicPartition, int]:
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     try:
         parts = [TopicPartition(t, p) for t in settings.topics() for p in consumer.partitions_for_topic(t) or ()]
@@ -87,7 +87,7 @@ class Rebuild:
 
     def catch_up(self, progress: Progress) -> None:
         """Consume until every partition reaches the end offsets read now."""
-        ends = _end_offsets(self.settings)
+        ends = end_offsets(self.settings)
         consumer = self.indexer.consumer
         while not self.indexer.stopping.is_set():
             assigned = consumer.assignment()
@@ -100,6 +100,10 @@ class Rebuild:
             if len(assigned) == len(ends) and all(done[tp] >= end for tp, end in ends.items()):
                 return
             self.indexer.run_once()
+
+    def positions(self) -> dict[TopicPartition, int]:
+        """Where the rebuild stands: every change below these offsets is applied."""
+        return {tp: self.indexer.consumer.position(tp) for tp in self.indexer.consumer.assignment()}
 
     def close(self) -> None:
         self.indexer.close()
@@ -117,9 +121,21 @@ def next_generation(os: OpenSearch, names: Names) -> tuple[int, bool]:
 
 # --- verification ---------------------------------------------------------------------------------
 
-def expected_documents(settings: Settings) -> dict[str, dict[str, Any]]:
-    """What the runs index must hold: every topic replayed from its earliest offset, in memory."""
-    ends = {tp: end for tp, end in _end_offsets(settings).items() if end > 0}
+def committed_offsets(settings: Settings, group: str) -> dict[TopicPartition, int]:
+    """Where a consumer group stands on every partition (for the live indexer: what it has applied,
+    give or take its batch in hand); 0 where it has committed nothing."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        return {tp: consumer.committed(tp) or 0 for tp in end_offsets(settings)}
+    finally:
+        consumer.close()
+
+
+def expected_documents(settings: Settings, cut: dict[TopicPartition, int]) -> dict[str, dict[str, Any]]:
+    """What the runs index must hold once every change below `cut` is applied: the topics replayed
+    from their earliest offsets, in memory. (Events keep flowing, so the cut is where the index
+    stands, not where the topics end.)"""
+    ends = {tp: end for tp, end in cut.items() if end > 0}
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
     memory, names = MemoryStore(), Names("verify")
     pipeline = Pipeline(memory, names)
@@ -141,6 +157,7 @@ SEARCHED = ("workflow_run_id", "organization_id", "workflow_id", "status", "list
 
 def differences(os: OpenSearch, index: str, expected: dict[str, dict[str, Any]], sample: int | None) -> list[str]:
     """Every difference between the index and the expected documents, each naming its run id."""
+    os.indices.refresh(index=index)  # the scan below must see every write acknowledged so far
     actual = {hit["_id"]: hit["_source"] for hit in helpers.scan(os, index=index, query={"query": {"match_all": {}}},
                                                                    _source_includes=list(SEARCHED))}
     problems = []

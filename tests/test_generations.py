@@ -56,13 +56,22 @@ def test_rebuild_while_events_flow_then_verify_rollback_cleanup(settings: Settin
         feeder.join()
         assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
         assert "generation 2 is live" in rebuilt.stdout
+        client, names = store.client(settings.opensearch_url), Names(settings.index_prefix)
+        assert set(generations.aliases(client, names).values()) == {2}
+        # What the feeder sent after the rebuild's last catch-up reaches generation 2 through the live indexer.
+        model = expected(final_rows(history))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert_documents_match(documents(settings, names.read_alias("runs")), model)
+                break
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
     finally:
         live.stop()
         thread.join()
-    client, names = store.client(settings.opensearch_url), Names(settings.index_prefix)
-    assert set(generations.aliases(client, names).values()) == {2}
-    model = expected(final_rows(history))
-    assert_documents_match(documents(settings, names.read_alias("runs")), model)
 
     assert cli(settings, "verify").returncode == 0
     victim = sorted(rid for rid, m in model.items() if m["listed"])[0]
@@ -74,6 +83,9 @@ def test_rebuild_while_events_flow_then_verify_rollback_cleanup(settings: Settin
     assert back.returncode == 0 and set(generations.aliases(client, names).values()) == {1}
     assert cli(settings, "cleanup", "--yes").returncode == 0
     assert list(generations.generations(client, names)) == [1]
+    shown = cli(settings, "status")
+    assert shown.returncode == 0, shown.stderr
+    assert "live indexer lag" in shown.stdout and "dead letters: 0" in shown.stdout
 
 
 def test_rebuild_killed_then_resumed_and_refused_when_verification_fails(settings: Settings) -> None:
