@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 
@@ -28,3 +29,10 @@ def drain(indexer: Indexer, timeout: float = 120.0) -> None:
             if all(indexer.consumer.position(tp) >= end for tp, end in ends.items()) and len(assigned) == len(indexer.tables) * indexer.settings.topic_partitions:
                 return
     raise AssertionError("indexer did not catch up in time")
+
+
+def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment that makes a `runsearch` subprocess use these settings."""
+    names = ("opensearch_url", "kafka_bootstrap", "topic_prefix", "index_prefix", "consumer_group", "deadletter_topic",
+             "indexer_metrics_port")
+    return {**os.environ, **{f"RUNSEARCH_{n.upper()}": str(getattr(settings, n)) for n in names}, **extra}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -16,22 +15,14 @@ from indexer import generations, store
 from indexer.consumer import Indexer
 from mappings import Names
 from runsearch.settings import Settings
-from tests.harness import drain, produce
+from tests.harness import drain, process_env, produce
 from tests.model import assert_documents_match, expected
 
 pytestmark = pytest.mark.integration
 
 
-def cli_env(settings: Settings) -> dict[str, str]:
-    return {**os.environ, "RUNSEARCH_OPENSEARCH_URL": settings.opensearch_url,
-            "RUNSEARCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "RUNSEARCH_TOPIC_PREFIX": settings.topic_prefix,
-            "RUNSEARCH_INDEX_PREFIX": settings.index_prefix, "RUNSEARCH_CONSUMER_GROUP": settings.consumer_group,
-            "RUNSEARCH_DEADLETTER_TOPIC": settings.deadletter_topic, "RUNSEARCH_INDEXER_METRICS_PORT": "0",
-            "COLUMNS": "200"}
-
-
 def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runsearch.cli", *args], env=cli_env(settings), capture_output=True,
+    return subprocess.run([sys.executable, "-m", "runsearch.cli", *args], env=process_env(settings, COLUMNS="200"), capture_output=True,
                           text=True, timeout=300)
 
 
@@ -99,7 +90,7 @@ def test_rebuild_killed_then_resumed_and_refused_when_verification_fails(setting
     assert planned.returncode == 0 and "build generation 2" in planned.stdout
     assert list(generations.generations(client, names)) == [1]  # a dry run changes nothing
 
-    proc = subprocess.Popen([sys.executable, "-m", "runsearch.cli", "reindex"], env=cli_env(settings),
+    proc = subprocess.Popen([sys.executable, "-m", "runsearch.cli", "reindex"], env=process_env(settings, COLUMNS="200"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and _count(client, names.index("runs", 2)) < 200:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -23,7 +22,7 @@ from indexer import store
 from indexer.consumer import Indexer
 from mappings import Names
 from runsearch.settings import Settings
-from tests.harness import drain, produce
+from tests.harness import drain, process_env, produce
 from tests.model import assert_documents_match, expected
 
 pytestmark = pytest.mark.integration
@@ -97,17 +96,9 @@ def test_opensearch_unreachable_for_a_while_loses_nothing(settings: Settings) ->
     assert_converged(settings, expected(final_rows(history)))
 
 
-def _indexer_env(settings: Settings) -> dict[str, str]:
-    return {**os.environ, "RUNSEARCH_OPENSEARCH_URL": settings.opensearch_url,
-            "RUNSEARCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "RUNSEARCH_TOPIC_PREFIX": settings.topic_prefix,
-            "RUNSEARCH_INDEX_PREFIX": settings.index_prefix, "RUNSEARCH_CONSUMER_GROUP": settings.consumer_group,
-            "RUNSEARCH_DEADLETTER_TOPIC": settings.deadletter_topic, "RUNSEARCH_INDEXER_METRICS_PORT": "0",
-            "RUNSEARCH_BATCH_SIZE": "300"}
-
-
 def _start_indexer(settings: Settings, log: Path) -> subprocess.Popen:
     """A real indexer process; returns once it has written its first documents."""
-    proc = subprocess.Popen([sys.executable, "-m", "runsearch.cli", "indexer"], env=_indexer_env(settings),
+    proc = subprocess.Popen([sys.executable, "-m", "runsearch.cli", "indexer"], env=process_env(settings, RUNSEARCH_BATCH_SIZE="300"),
                             stdout=subprocess.DEVNULL, stderr=log.open("ab"))
     client, alias = store.client(settings.opensearch_url), Names(settings.index_prefix).write_alias("runs")
     deadline = time.monotonic() + 60
