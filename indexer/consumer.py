@@ -137,6 +137,7 @@ class Indexer:
                 metrics.EVENTS.labels(topic, "applied").inc(outcome.applied[table])
             if outcome.stale[table]:
                 metrics.EVENTS.labels(topic, "stale").inc(outcome.stale[table])
+        metrics.DOCUMENTS.inc(outcome.documents_written)
         newest = max((c.ts_ms for c in decoded.changes if c.ts_ms), default=None)
         if newest:
             metrics.change_applied(newest)

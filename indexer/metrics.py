@@ -12,6 +12,7 @@ BATCH_SECONDS = Histogram("runsearch_indexer_batch_seconds", "Time to apply one 
                           buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 BULK_SECONDS = Histogram("runsearch_indexer_bulk_seconds", "Latency of one OpenSearch bulk request",
                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+DOCUMENTS = Counter("runsearch_indexer_documents_written_total", "Run documents written (created or updated)")
 RETRIES = Counter("runsearch_indexer_retries_total", "Batches retried because OpenSearch failed")
 LAG = Gauge("runsearch_indexer_consumer_lag", "Messages not yet consumed, per partition", ["topic", "partition"])
 NEWEST_CHANGE = Gauge("runsearch_indexer_newest_change_timestamp_seconds",

@@ -72,6 +72,9 @@ def test_poison_goes_to_dead_letters_and_later_events_apply(settings: Settings) 
     assert sorted(l["reason"].split(":")[0] for l in letters) == ["unknown op 'x'", "value is not valid JSON (UTF-8)",
                                                                   "value is not valid JSON (UTF-8)"]
     assert all(l["topic"] == settings.topic("workflow_runs") and l["offset"] >= 0 for l in letters)
+    counted = REGISTRY.get_sample_value("runsearch_indexer_events_total",
+                                        {"topic": settings.topic("workflow_runs"), "outcome": "deadlettered"})
+    assert counted == 3
 
 
 def test_opensearch_unreachable_for_a_while_loses_nothing(settings: Settings) -> None:
