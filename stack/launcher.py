@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 
 from runsearch.settings import Settings
@@ -48,6 +49,13 @@ class Stack:
     def down(self) -> list[str]:
         # Kafka first: it flushes faster, and OpenSearch has no dependency on it.
         return [p.name for p in (self.kafka, self.opensearch) if p.stop()]
+
+    def wipe(self) -> None:
+        """Delete both servers' data (not the download cache); only when neither runs."""
+        if self.opensearch.alive() or self.kafka.alive():
+            raise StackError("stop the stack before wiping its data")
+        shutil.rmtree(opensearch.runtime_dir(self.settings) / "data", ignore_errors=True)
+        shutil.rmtree(self.settings.stack_dir / "kafka", ignore_errors=True)
 
     def status(self) -> dict[str, dict[str, object]]:
         s = self.settings

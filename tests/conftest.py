@@ -52,6 +52,8 @@ def servers() -> Iterator[dict[str, str]]:
         return
     stack = Stack(Settings(stack_dir=".stack-test", opensearch_url=TEST_PORTS["RUNSEARCH_OPENSEARCH_URL"],
                            kafka_bootstrap=TEST_PORTS["RUNSEARCH_KAFKA_BOOTSTRAP"]))
+    stack.down()  # a previous run that was killed may have left its servers running
+    stack.wipe()  # every session starts from empty servers
     stack.up()
     try:
         yield TEST_PORTS
