@@ -8,8 +8,10 @@ import threading
 import time
 
 import pytest
+from fastapi.testclient import TestClient
 from opensearchpy import NotFoundError, helpers
 
+from api.app import create_app
 from demo.dataset import final_rows, generate
 from indexer import generations, store
 from indexer.consumer import Indexer
@@ -38,31 +40,46 @@ def test_rebuild_while_events_flow_then_verify_rollback_cleanup(settings: Settin
     produce(settings, history.changes[:cut])
     live = Indexer(settings)
     drain(live)
+    live.os.indices.refresh(index=f"{settings.index_prefix}-*")
     thread = threading.Thread(target=live.run)
     thread.start()
-    try:
-        feeder = threading.Thread(target=produce, args=(settings, history.changes[cut:]))
-        feeder.start()  # changes keep arriving while the rebuild runs
-        rebuilt = cli(settings, "reindex")
-        feeder.join()
-        assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
-        assert "generation 2 is live" in rebuilt.stdout
-        client, names = store.client(settings.opensearch_url), Names(settings.index_prefix)
-        assert set(generations.aliases(client, names).values()) == {2}
-        # What the feeder sent after the rebuild's last catch-up reaches generation 2 through the live indexer.
-        model = expected(final_rows(history))
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                assert_documents_match(documents(settings, names.read_alias("runs")), model)
-                break
-            except AssertionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(1)
-    finally:
-        live.stop()
-        thread.join()
+    statuses: list[int] = []
+    asking = threading.Event()
+    key = history.api_keys[sorted(history.api_keys)[0]]
+    with TestClient(create_app(settings)) as api:
+
+        def ask() -> None:  # the API keeps answering throughout the rebuild and the swap
+            while not asking.is_set():
+                statuses.append(api.get("/v1/agents/runs", headers={"x-api-key": key}).status_code)
+
+        asker = threading.Thread(target=ask)
+        asker.start()
+        try:
+            feeder = threading.Thread(target=produce, args=(settings, history.changes[cut:]))
+            feeder.start()  # changes keep arriving while the rebuild runs
+            rebuilt = cli(settings, "reindex")
+            feeder.join()
+            assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+            assert "generation 2 is live" in rebuilt.stdout
+            client, names = store.client(settings.opensearch_url), Names(settings.index_prefix)
+            assert set(generations.aliases(client, names).values()) == {2}
+            # What the feeder sent after the rebuild's last catch-up reaches generation 2 through the live indexer.
+            model = expected(final_rows(history))
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    assert_documents_match(documents(settings, names.read_alias("runs")), model)
+                    break
+                except AssertionError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(1)
+        finally:
+            asking.set()
+            asker.join()
+            live.stop()
+            thread.join()
+    assert len(statuses) > 10 and set(statuses) == {200}
 
     assert cli(settings, "verify").returncode == 0
     victim = sorted(rid for rid, m in model.items() if m["listed"])[0]
