@@ -20,6 +20,17 @@ class PageTooDeep(ValueError):
     """The page lies beyond the deepest result the index serves by offset."""
 
 
+class TermTooComplex(ValueError):
+    """OpenSearch refused to build the matcher of a search term (a long, highly repetitive one)."""
+
+    MESSAGE = ("search_key is too repetitive to search (OpenSearch's matcher for it would be too large); "
+               "search a shorter part of it")
+
+    @staticmethod
+    def caused(error_text: str) -> bool:
+        return "Determinizing automaton" in error_text or "too_complex_to_determinize" in error_text
+
+
 @dataclass(frozen=True)
 class RunFilters:
     statuses: tuple[str, ...] = ()

@@ -203,3 +203,22 @@ def test_differential_against_the_model(world: World, org: str, statuses: list[s
     params = {"status": statuses, "search_key": search_key, "error_code": error_code, "page": page, "page_size": page_size}
     got = world.ids(key=f"gen_{org}", **{k: v for k, v in params.items() if v is not None})
     assert got == want[(page - 1) * page_size: page * page_size]
+
+
+HOSTILE = ["*", "?", "\\", "\\\\", "\\*", "*\\", ".*", "[a-z]+", "(a|b)", "^wr_", "$", "{1,2}", "~", "#", "@", "&", "<>",
+           "\"", "'", "%%", "_%_", '{"X-Trace":', '"}', "null", "login portal " * 38, "e\u0301cole",
+           "🚀", "👩‍💻", "שלום", "\u202eevil", "\u200b", "Ǆ", "ß", "ﬁ", "\x7f", " ", "\t"]
+
+
+@pytest.mark.parametrize("term", HOSTILE)
+def test_hostile_search_keys_are_literal(world: World, term: str) -> None:
+    org = "o_0000"
+    rows = [(t, r) for t, r in final_rows(world.history) if t != "workflow_runs" or r["organization_id"] == org]
+    want = search(expected(rows), org, search_key=term)[:100]
+    assert world.ids(key=f"gen_{org}", search_key=term, page_size=100) == want
+
+
+def test_a_too_repetitive_search_key_is_a_clear_422(world: World) -> None:
+    response = world.client.get("/v1/agents/runs", params={"search_key": "x" * 500}, headers={"x-api-key": world.keys["a"]})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "search_key"] and "repetitive" in response.json()["detail"][0]["msg"]
