@@ -34,8 +34,10 @@ def apply(doc: Document, change: Change) -> bool:
     if change.table == "workflow_runs":
         if not _newer(state["run"], change.lsn):
             return False
-        state["run"] = {"lsn": change.lsn, "deleted": change.data is None}
         data = change.data or {}
+        # The workflow id is kept beside the version: embedding reads it for every document of every batch.
+        state["run"] = {"lsn": change.lsn, "deleted": change.data is None,
+                        "workflow_id": data["response"]["workflow_id"] if data else None}
         doc["run"] = orjson.dumps(data["response"]).decode() if data else None
         doc["created_at_us"] = data.get("created_at_us")
         state["headers_text"] = data.get("headers_text")
@@ -81,7 +83,7 @@ def response(doc: Document) -> dict[str, Any] | None:
 
 
 def workflow_id(doc: Document) -> str | None:
-    run = response(doc)
+    run = doc["state"]["run"]
     return run["workflow_id"] if run else None
 
 
