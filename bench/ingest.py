@@ -27,14 +27,6 @@ class IngestResult:
         return self.events / self.index_seconds
 
 
-def caught_up(indexer: Indexer) -> bool:
-    assigned = list(indexer.consumer.assignment())
-    if len(assigned) < len(indexer.tables) * indexer.settings.topic_partitions:
-        return False
-    ends = indexer.consumer.end_offsets(assigned)
-    return all(indexer.consumer.position(tp) >= end for tp, end in ends.items())
-
-
 def run(base: Settings, runs: int) -> IngestResult:
     tag = f"bench-{uuid.uuid4().hex[:8]}"
     settings = base.model_copy(update={"topic_prefix": tag, "index_prefix": tag, "consumer_group": f"{tag}-indexer",
@@ -46,7 +38,7 @@ def run(base: Settings, runs: int) -> IngestResult:
     published = time.perf_counter()
     indexer = Indexer(settings)
     began = time.perf_counter()
-    while not caught_up(indexer):
+    while not indexer.caught_up():
         indexer.run_once()
     indexer.os.indices.refresh(index=Names(tag).write_alias("runs"))
     finished = time.perf_counter()

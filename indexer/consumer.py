@@ -142,6 +142,14 @@ class Indexer:
         if newest:
             metrics.change_applied(newest)
 
+    def caught_up(self) -> bool:
+        """True once every partition of the topics is assigned to us and consumed up to its current end."""
+        assigned = list(self.consumer.assignment())
+        if len(assigned) < sum(len(self.consumer.partitions_for_topic(t) or ()) for t in self.tables):
+            return False
+        ends = self.consumer.end_offsets(assigned)
+        return all(self.consumer.position(tp) >= end for tp, end in ends.items())
+
     def _update_lag(self) -> None:
         if time.monotonic() - self._lag_at < LAG_INTERVAL_SECONDS:
             return

@@ -23,11 +23,8 @@ def drain(indexer: Indexer, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         indexer.run_once()
-        assigned = indexer.consumer.assignment()
-        if assigned:
-            ends = indexer.consumer.end_offsets(list(assigned))
-            if all(indexer.consumer.position(tp) >= end for tp, end in ends.items()) and len(assigned) == len(indexer.tables) * indexer.settings.topic_partitions:
-                return
+        if indexer.caught_up():
+            return
     raise AssertionError("indexer did not catch up in time")
 
 
