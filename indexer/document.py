@@ -84,7 +84,7 @@ def response(doc: Document) -> dict[str, Any] | None:
 
 def workflow_id(doc: Document) -> str | None:
     run = doc["state"]["run"]
-    return run["workflow_id"] if run else None
+    return run.get("workflow_id") if run else None
 
 
 def finalize(doc: Document) -> Document:
