@@ -54,8 +54,9 @@ class Pipeline:
             if change.table == "tasks":
                 # Runs apply the task's latest state, which may be newer than this change (a delete).
                 record = written[records.record_id(change)]
+                latest = records.task_state(change.key[0], record, change.ts_ms)
                 for run_id in record["run_ids"]:
-                    per_run[run_id].append(records.task_state(change.key[0], record, change.ts_ms))
+                    per_run[run_id].append(latest)
             elif change.table in DOCUMENT_TABLES:
                 per_run[change.key[0]].append(change)
         self._update_documents(per_run, outcome)

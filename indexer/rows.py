@@ -51,8 +51,6 @@ def describe(error: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in error.errors())
 
 
-
-
 class WorkflowRunRow(Row):
     workflow_run_id: str
     workflow_id: str

@@ -6,7 +6,6 @@ import json
 import os
 import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -50,7 +49,7 @@ class Service:
         try:
             with urllib.request.urlopen(urllib.request.Request(url, headers={"x-api-key": key}), timeout=3) as r:
                 return bool(json.load(r))
-        except (OSError, urllib.error.HTTPError, ValueError):
+        except (OSError, ValueError):  # HTTPError is an OSError
             if not self.indexer.alive():
                 raise StackError(f"the indexer exited. Last lines of {self.indexer.log_file}:\n{self.indexer.log_tail()}")
             return False

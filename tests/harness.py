@@ -6,7 +6,10 @@ import os
 import time
 from collections.abc import Iterable
 
+from opensearchpy import NotFoundError, helpers
+
 from demo.dataset import RowChange
+from indexer import store
 from demo.publish import publish
 from indexer.consumer import Indexer
 from runsearch.settings import Settings
@@ -33,3 +36,18 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     names = ("opensearch_url", "kafka_bootstrap", "topic_prefix", "index_prefix", "consumer_group", "deadletter_topic",
              "indexer_metrics_port")
     return {**os.environ, **{f"RUNSEARCH_{n.upper()}": str(getattr(settings, n)) for n in names}, **extra}
+
+
+def documents(settings: Settings, index: str) -> dict[str, dict]:
+    """Every document of an index (or alias) by id, after a refresh so that all acknowledged writes show."""
+    client = store.client(settings.opensearch_url)
+    client.indices.refresh(index=index)
+    return {h["_id"]: h["_source"] for h in helpers.scan(client, index=index, query={"query": {"match_all": {}}})}
+
+
+def count(settings: Settings, index: str) -> int:
+    """Documents in an index, 0 while it does not exist yet."""
+    try:
+        return store.client(settings.opensearch_url).count(index=index)["count"]
+    except NotFoundError:
+        return 0

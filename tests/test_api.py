@@ -19,7 +19,7 @@ from runsearch.contract import WorkflowRun
 from tests.conftest import isolated_settings
 from tests.harness import drain, produce
 from tests.model import expected, search
-from tests.world import ORG_A, ORG_B, build, soft_delete_definition
+from tests.world import ORG_A, build, soft_delete_definition
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,6 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from opensearchpy import NotFoundError, helpers
 
 from api.app import create_app
 from demo.dataset import final_rows, generate
@@ -17,7 +16,7 @@ from indexer import generations, store
 from indexer.consumer import Indexer
 from mappings import Names
 from runsearch.settings import Settings
-from tests.harness import drain, process_env, produce
+from tests.harness import count, documents, drain, process_env, produce
 from tests.model import assert_documents_match, expected
 
 pytestmark = pytest.mark.integration
@@ -26,12 +25,6 @@ pytestmark = pytest.mark.integration
 def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "runsearch.cli", *args], env=process_env(settings, COLUMNS="200"), capture_output=True,
                           text=True, timeout=300)
-
-
-def documents(settings: Settings, index: str) -> dict[str, dict]:
-    client = store.client(settings.opensearch_url)
-    client.indices.refresh(index=index)
-    return {h["_id"]: h["_source"] for h in helpers.scan(client, index=index, query={"query": {"match_all": {}}})}
 
 
 def test_rebuild_while_events_flow_then_verify_rollback_cleanup(settings: Settings) -> None:
@@ -110,7 +103,7 @@ def test_rebuild_killed_then_resumed_and_refused_when_verification_fails(setting
     proc = subprocess.Popen([sys.executable, "-m", "runsearch.cli", "reindex"], env=process_env(settings, COLUMNS="200"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and _count(client, names.index("runs", 2)) < 200:
+    while time.monotonic() < deadline and count(settings, names.index("runs", 2)) < 200:
         time.sleep(0.2)
     proc.kill()  # kill -9 halfway
     proc.wait()
@@ -128,9 +121,3 @@ def test_rebuild_killed_then_resumed_and_refused_when_verification_fails(setting
     assert set(generations.aliases(client, names).values()) == {2}
     assert_documents_match(documents(settings, names.read_alias("runs")), expected(final_rows(history)))
 
-
-def _count(client, index: str) -> int:
-    try:
-        return client.count(index=index)["count"]
-    except NotFoundError:
-        return 0

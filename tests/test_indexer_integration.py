@@ -14,29 +14,21 @@ from urllib.parse import urlparse
 import orjson
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from opensearchpy import NotFoundError, helpers
+from opensearchpy import NotFoundError
 from prometheus_client import REGISTRY
 
 from demo.dataset import final_rows, generate
-from indexer import store
 from indexer.consumer import Indexer
 from mappings import Names
 from runsearch.settings import Settings
-from tests.harness import drain, process_env, produce
+from tests.harness import count, documents, drain, process_env, produce
 from tests.model import assert_documents_match, expected
 
 pytestmark = pytest.mark.integration
 
 
-def indexed(settings: Settings) -> dict[str, dict]:
-    os = store.client(settings.opensearch_url)
-    alias = Names(settings.index_prefix).read_alias("runs")
-    os.indices.refresh(index=alias)
-    return {hit["_id"]: hit["_source"] for hit in helpers.scan(os, index=alias, query={"query": {"match_all": {}}})}
-
-
 def assert_converged(settings: Settings, model: dict[str, dict]) -> None:
-    assert_documents_match(indexed(settings), model)
+    assert_documents_match(documents(settings, Names(settings.index_prefix).read_alias("runs")), model)
 
 
 def test_shuffled_duplicated_history_converges(settings: Settings) -> None:
@@ -103,9 +95,9 @@ def _start_indexer(settings: Settings, log: Path) -> subprocess.Popen:
     """A real indexer process; returns once it has written its first documents."""
     proc = subprocess.Popen([sys.executable, "-m", "runsearch.cli", "indexer"], env=process_env(settings, RUNSEARCH_BATCH_SIZE="300"),
                             stdout=subprocess.DEVNULL, stderr=log.open("ab"))
-    client, alias = store.client(settings.opensearch_url), Names(settings.index_prefix).write_alias("runs")
+    alias = Names(settings.index_prefix).write_alias("runs")
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not _has_documents(client, alias):
+    while time.monotonic() < deadline and not count(settings, alias):
         time.sleep(0.2)
     return proc
 
@@ -136,13 +128,6 @@ def test_sigterm_finishes_and_commits_the_batch_in_hand(settings: Settings, tmp_
                  for p in range(settings.topic_partitions)]
     consumer.close()
     assert sum(committed) > 0  # what it applied is committed, so a restart does not start over
-
-
-def _has_documents(client, alias: str) -> bool:
-    try:
-        return client.count(index=alias)["count"] > 0
-    except NotFoundError:  # the indexer has not created its indices yet
-        return False
 
 
 def test_two_indexers_in_one_group_converge(settings: Settings) -> None:
