@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test up down status clean
+.PHONY: run test up down status clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,5 +30,20 @@ status: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
+## bench: runsearch against the platform's SQL on PostgreSQL at RUNS runs (default 1,000,000; ~1 h here)
+RUNS ?= 1000000
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/runsearch bench run --runs $(RUNS)
+
+## bench-quick: the same at 50,000 runs (a few minutes)
+bench-quick:
+	$(MAKE) bench RUNS=50000
+
 clean: down
-	rm -rf .stack .stack-test
+	rm -rf .stack .stack-test .stack-bench

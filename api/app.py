@@ -13,6 +13,7 @@ from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import RequestError, TransportError
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import docs
 from api.auth import Authenticator, InvalidCredentials
@@ -29,6 +30,37 @@ LATENCY = Histogram("runsearch_api_request_seconds", "API request latency by rou
 
 class Unavailable(Exception):
     pass
+
+
+class AccessLog:
+    """Latency metric and one log line per request. A plain ASGI middleware: Starlette's
+    `BaseHTTPMiddleware` costs about a millisecond per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            path = route.path if route is not None else "unmatched"
+            LATENCY.labels(path, str(status)).observe(elapsed)
+            # Path template only: query strings and headers may hold keys or searched values.
+            log.info("request", extra={"fields": {"method": scope["method"], "route": path, "status": status,
+                                                  "ms": round(elapsed * 1000, 2)}})
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -120,17 +152,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.middleware("http")
-    async def access_log(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - started
-        route = request.scope.get("route")
-        path = route.path if route is not None else "unmatched"
-        LATENCY.labels(path, str(response.status_code)).observe(elapsed)
-        # Path template only: query strings and headers may hold keys or searched values.
-        log.info("request", extra={"fields": {"method": request.method, "route": path,
-                                              "status": response.status_code, "ms": round(elapsed * 1000, 2)}})
-        return response
-
+    app.add_middleware(AccessLog)
     return app

@@ -21,6 +21,19 @@ class InvalidCredentials(Exception):
     pass
 
 
+def claimed_organization(key: str | None, secret: str) -> str:
+    """The organization a key claims to belong to, if it is a well-formed key signed with `secret`."""
+    if not key:
+        raise InvalidCredentials
+    try:
+        claims = jwt.decode(key, secret, algorithms=["HS256"], options={"require": ["sub"]})
+    except jwt.PyJWTError:
+        raise InvalidCredentials from None
+    if not isinstance(claims["sub"], str):
+        raise InvalidCredentials
+    return claims["sub"]
+
+
 class Authenticator:
     def __init__(self, os: AsyncOpenSearch, keys_index: str, secret: str, ttl_seconds: float) -> None:
         self.os, self.index, self.secret, self.ttl = os, keys_index, secret, ttl_seconds
@@ -28,15 +41,7 @@ class Authenticator:
 
     async def organization(self, key: str | None) -> str:
         """The organization of a valid key; raises InvalidCredentials for every kind of bad key."""
-        if not key:
-            raise InvalidCredentials
-        try:
-            claims = jwt.decode(key, self.secret, algorithms=["HS256"], options={"require": ["sub"]})
-        except jwt.PyJWTError:
-            raise InvalidCredentials from None
-        organization = claims["sub"]
-        if not isinstance(organization, str):
-            raise InvalidCredentials
+        organization = claimed_organization(key, self.secret)
         digest = sha256(key)
         cached = self._cache.get(digest)
         if cached and cached[0] > time.monotonic() and cached[1] == organization:

@@ -1,47 +1,110 @@
-"""End-to-end ingest: a generated dataset published to Kafka, then indexed until searchable."""
+"""Ingest: a backlog in Kafka indexed by real indexer processes until searchable, and the raw bulk
+ceiling of OpenSearch for the same final documents."""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
-import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
-from demo.dataset import generate
+from opensearchpy import OpenSearch, helpers
+
+from demo.dataset import RowChange
 from demo.publish import publish
-from indexer.consumer import Indexer
-from mappings import Names
+from indexer.generations import committed_offsets, end_offsets
+from mappings import Names, body
 from runsearch.settings import Settings
-from stack import kafka as kafka_node
+from stack.processes import Managed
 
 
 @dataclass
-class IngestResult:
-    runs: int
-    events: int
-    publish_seconds: float
-    index_seconds: float
+class Published:
+    messages: int
+    seconds: float
+
+
+@dataclass
+class Indexed:
+    processes: int
+    events: int  # in the topics when the indexers started
     documents: int
+    seconds: float
 
     @property
     def events_per_second(self) -> float:
-        return self.events / self.index_seconds
+        return self.events / self.seconds
+
+    @property
+    def documents_per_second(self) -> float:
+        return self.documents / self.seconds
 
 
-def run(base: Settings, runs: int) -> IngestResult:
-    tag = f"bench-{uuid.uuid4().hex[:8]}"
-    settings = base.model_copy(update={"topic_prefix": tag, "index_prefix": tag, "consumer_group": f"{tag}-indexer",
-                                       "deadletter_topic": f"{tag}.deadletter", "indexer_metrics_port": 0})
-    kafka_node.create_topics(settings)
-    history = generate(runs=runs, organizations=20, secret=settings.jwt_secret)
+@dataclass
+class Ceiling:
+    documents: int
+    seconds: float
+
+    @property
+    def documents_per_second(self) -> float:
+        return self.documents / self.seconds
+
+
+def publish_all(settings: Settings, changes: Iterable[RowChange]) -> Published:
     started = time.perf_counter()
-    events = publish(settings, history.changes)
-    published = time.perf_counter()
-    indexer = Indexer(settings)
-    began = time.perf_counter()
-    while not indexer.caught_up():
-        indexer.run_once()
-    indexer.os.indices.refresh(index=Names(tag).write_alias("runs"))
-    finished = time.perf_counter()
-    documents = indexer.os.count(index=Names(tag).read_alias("runs"))["count"]
-    indexer.close()
-    return IngestResult(runs, events, published - started, finished - began, documents)
+    messages = publish(settings, changes)
+    return Published(messages, time.perf_counter() - started)
+
+
+def indexers(settings: Settings, processes: int) -> list[Managed]:
+    return [Managed(f"indexer-{i}", settings.stack_dir) for i in range(processes)]
+
+
+def start_indexers(settings: Settings, procs: list[Managed]) -> None:
+    for i, proc in enumerate(procs):
+        env = {**os.environ, **settings.environ(), "RUNSEARCH_INDEXER_METRICS_PORT": str(settings.indexer_metrics_port + i)}
+        # The stack dir in argv lets `stop` recognise the process as ours.
+        proc.start([sys.executable, "-m", "runsearch.cli", "indexer", "--stack-dir", str(settings.stack_dir.resolve())],
+                   env, cwd=Path.cwd())
+
+
+def index_backlog(settings: Settings, os_client: OpenSearch, procs: list[Managed]) -> Indexed:
+    """Start the indexers on a full backlog; done when the group has committed every offset."""
+    ends = end_offsets(settings)
+    started = time.perf_counter()
+    start_indexers(settings, procs)
+    while True:
+        committed = committed_offsets(settings, settings.consumer_group)
+        if all(committed[tp] >= end for tp, end in ends.items()):
+            break
+        dead = [p.name for p in procs if not p.alive()]
+        if dead:
+            raise RuntimeError(f"{', '.join(dead)} exited; see {procs[0].log_file.parent}")
+        time.sleep(0.5)
+    runs = Names(settings.index_prefix).read_alias("runs")
+    os_client.indices.refresh(index=runs)
+    seconds = time.perf_counter() - started
+    return Indexed(len(procs), sum(ends.values()), os_client.count(index=runs)["count"], seconds)
+
+
+def bulk_ceiling(settings: Settings, os_client: OpenSearch, sample: int) -> Ceiling:
+    """Up to `sample` of the indexed documents, read into memory first, then bulk-written into a fresh
+    index with the same settings and mappings as fast as the client can: what OpenSearch alone sustains."""
+    source = Names(settings.index_prefix).read_alias("runs")
+    target = f"{settings.index_prefix}-ceiling"
+    docs = []
+    for hit in helpers.scan(os_client, index=source, size=2000, query={"query": {"match_all": {}}}):
+        docs.append({"_index": target, "_id": hit["_id"], "_source": hit["_source"]})
+        if len(docs) >= sample:
+            break
+    os_client.indices.delete(index=target, ignore_unavailable=True)
+    os_client.indices.create(index=target, body=body("runs"))
+    started = time.perf_counter()
+    for ok, item in helpers.parallel_bulk(os_client, docs, thread_count=2, chunk_size=1000, raise_on_error=True):
+        assert ok, item
+    os_client.indices.refresh(index=target)
+    seconds = time.perf_counter() - started
+    os_client.indices.delete(index=target)
+    return Ceiling(len(docs), seconds)

@@ -1,34 +1,50 @@
-"""API latency per query kind, over HTTP with keep-alive, against a running `make up`."""
+"""Latency of one query class: sequential requests over a keep-alive connection, and OpenSearch's own
+`took` for the same search."""
 
 from __future__ import annotations
 
 import statistics
 import time
+from typing import Any
 
 import httpx
+from opensearchpy import OpenSearch
 
-QUERIES: dict[str, dict[str, object]] = {
-    "no filter": {},
-    "status": {"status": ["failed", "completed"]},
-    "error_code": {"error_code": "LOGIN_FAILED"},
-    "search_key, 3 chars": {"search_key": "log"},
-    "search_key, 12 chars": {"search_key": "invoice port"},
-    "search_key, rare": {"search_key": "ÉCOLE Straße"},
-    "all filters": {"status": "failed", "error_code": "LOGIN_FAILED", "search_key": "login"},
-    "page 50": {"page": 50, "page_size": 10},
-}
+from api.query import translate
+from bench.classes import QueryClass
+
+PATH = "/v1/agents/runs"
 
 
-def measure(base_url: str, api_key: str, requests: int) -> dict[str, dict[str, float]]:
-    results = {}
-    with httpx.Client(base_url=base_url, headers={"x-api-key": api_key}, timeout=10) as client:
-        for name, params in QUERIES.items():
-            client.get("/v1/agents/runs", params=params).raise_for_status()  # warm up
-            timings = []
-            for _ in range(requests):
-                started = time.perf_counter()
-                client.get("/v1/agents/runs", params=params).raise_for_status()
-                timings.append((time.perf_counter() - started) * 1000)
-            timings.sort()
-            results[name] = {"p50_ms": statistics.median(timings), "p99_ms": timings[int(len(timings) * 0.99) - 1]}
-    return results
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {"n": len(ordered), "p50": statistics.median(ordered), "p95": at(0.95), "p99": at(0.99)}
+
+
+def fetch(client: httpx.Client, key: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    response = client.get(PATH, params=params, headers={"x-api-key": key})
+    response.raise_for_status()
+    return response.json()
+
+
+def endpoint(client: httpx.Client, key: str, query: QueryClass, requests: int, budget_seconds: float,
+             minimum: int = 10) -> dict[str, float]:
+    """Milliseconds per request: `requests` of them, or fewer (at least `minimum`) once `budget_seconds` is spent."""
+    fetch(client, key, query.params)  # warm up
+    samples: list[float] = []
+    deadline = time.monotonic() + budget_seconds
+    while len(samples) < requests and (len(samples) < minimum or time.monotonic() < deadline):
+        started = time.perf_counter()
+        fetch(client, key, query.params)
+        samples.append((time.perf_counter() - started) * 1000)
+    return percentiles(samples)
+
+
+def opensearch_took(os: OpenSearch, index: str, query: QueryClass, requests: int, max_window: int) -> dict[str, float]:
+    """OpenSearch's `took` (ms) of the very search body the API sends for this class."""
+    body = translate(query.organization, query.filters(), query.page, query.page_size, max_window)
+    return percentiles([float(os.search(index=index, body=body)["took"]) for _ in range(requests)])

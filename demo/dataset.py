@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,32 @@ ODD_TEXT = ["Prod_Credential", "50% off", "a*b?c", "back\\slash", "ÉCOLE Straß
             "emoji 🚀 launch", "quote \"x\" 'y'", "under_score", "percent%sign", "שלום עולם", "Ünïcödé"]
 PARAM_KEYS = ["login_url", "credential_value", "prod_credential", "search_query", "account_number", "start_date",
               "vendor_name", "download_folder", "Region", "MAX_PAGES"]
+RUN_FRACTION_WITH_ERRORS = 0.05
+
+
+def _vocabulary(size: int = 3_000) -> list[str]:
+    """The common business words, then a long tail of made-up ones, so that searches find rare and common terms."""
+    rng = random.Random(0)
+    syllables = "ka lo mi ren tor vak zu pel dra gon sil fen qua bri mox tal ny sep hul ori".split()
+    tail = sorted({"".join(rng.choices(syllables, k=rng.randint(2, 4))) for _ in range(size * 2)} - set(WORDS))
+    rng.shuffle(tail)
+    return WORDS + tail[: size - len(WORDS)]
+
+
+VOCABULARY = _vocabulary()
+
+
+def _zipf_weights(n: int) -> list[float]:
+    """Cumulative weights of rank 1..n in proportion to 1/rank: a few items are common, most are rare."""
+    total, cumulative = 0.0, []
+    for rank in range(1, n + 1):
+        total += 1 / rank
+        cumulative.append(total)
+    return cumulative
+
+
+WORD_WEIGHTS = _zipf_weights(len(VOCABULARY))
+ERROR_WEIGHTS = _zipf_weights(len(ERROR_CODES))
 
 
 @dataclass(frozen=True)
@@ -57,8 +83,13 @@ def api_key(organization_id: str, secret: str) -> str:
     return jwt.encode({"sub": organization_id, "iat": 1_700_000_000}, secret, algorithm="HS256")
 
 
+def organization_ids(organizations: int) -> list[str]:
+    """The generated organizations, the biggest first."""
+    return [f"o_{i:04d}" for i in range(organizations)]
+
+
 def _text(rng: random.Random, words: int) -> str:
-    picked = [rng.choice(WORDS) for _ in range(words)]
+    picked = rng.choices(VOCABULARY, cum_weights=WORD_WEIGHTS, k=words)
     if rng.random() < 0.15:
         picked.insert(rng.randrange(len(picked) + 1), rng.choice(ODD_TEXT))
     if rng.random() < 0.3:
@@ -72,22 +103,36 @@ def _micros(base: int, offset_s: float) -> int:
 
 def generate(runs: int = 2_000, organizations: int = 5, seed: int = 7, secret: str = Settings.model_fields["jwt_secret"].default,
              big_share: float = 0.4) -> History:
-    """`runs` runs over `organizations` organizations, the first holding `big_share` of them."""
+    """The history of `stream` as a list, with a valid API key of every organization."""
+    return History(list(stream(runs, organizations, seed, secret, big_share)),
+                   {org: api_key(org, secret) for org in organization_ids(organizations)})
+
+
+def stream(runs: int, organizations: int, seed: int, secret: str, big_share: float = 0.4) -> Iterator[RowChange]:
+    """`runs` runs over `organizations` organizations, the first holding `big_share` of them and the rest a
+    long tail (in proportion to 1/rank). About 9 events per run. Yields changes as they are made, so that
+    millions of runs never sit in memory at once."""
     rng = random.Random(seed)
-    h = History()
+    lsn = 999
+
+    def change(table: str, op: str, row: dict[str, Any]) -> RowChange:
+        nonlocal lsn
+        lsn += 1
+        return RowChange(table, op, dict(row), lsn)
+
     base = 1_735_689_600_000_000  # 2025-01-01T00:00:00Z in microseconds
-    orgs = [f"o_{i:04d}" for i in range(organizations)]
-    weights = [big_share] + [(1 - big_share) / max(organizations - 1, 1)] * (organizations - 1)
+    orgs = organization_ids(organizations)
+    tail = _zipf_weights(organizations - 1)
+    weights = [big_share] + [big_share + (1 - big_share) * w / tail[-1] for w in tail]
     for i, org in enumerate(orgs):
         token = api_key(org, secret)
-        h.api_keys[org] = token
-        h.add("organization_auth_tokens", "c", {"id": f"oat_{i}", "organization_id": org, "token_type": "api",
-                                                "token": token, "valid": True, "created_at": base, "modified_at": base,
-                                                "deleted_at": None})
+        yield change("organization_auth_tokens", "c", {"id": f"oat_{i}", "organization_id": org, "token_type": "api",
+                                                       "token": token, "valid": True, "created_at": base,
+                                                       "modified_at": base, "deleted_at": None})
         revoked = api_key(org, secret + "-old")
-        h.add("organization_auth_tokens", "c", {"id": f"oat_{i}_old", "organization_id": org, "token_type": "api",
-                                                "token": revoked, "valid": False, "created_at": base,
-                                                "modified_at": base, "deleted_at": None})
+        yield change("organization_auth_tokens", "c", {"id": f"oat_{i}_old", "organization_id": org, "token_type": "api",
+                                                       "token": revoked, "valid": False, "created_at": base,
+                                                       "modified_at": base, "deleted_at": None})
     # Workflows: a few per organization, each with versions; every version has its parameter definitions.
     versions: dict[str, list[tuple[str, list[str]]]] = {org: [] for org in orgs}
     workflows: dict[str, dict[str, Any]] = {}
@@ -100,28 +145,28 @@ def generate(runs: int = 2_000, organizations: int = 5, seed: int = 7, secret: s
                 wid = f"w_{org}_{w}_{version}"
                 workflows[wid] = {"workflow_id": wid, "organization_id": org, "workflow_permanent_id": permanent,
                                   "title": title, "version": version, "deleted_at": None}
-                h.add("workflows", "c", workflows[wid])
+                yield change("workflows", "c", workflows[wid])
                 params = []
-                for p, key in enumerate(rng.sample(PARAM_KEYS, rng.randint(1, 4))):
+                for p, key in enumerate(rng.sample(PARAM_KEYS, rng.randint(2, 5))):
                     pid = f"wp_{wid}_{p}"
                     definition = {"workflow_parameter_id": pid, "workflow_id": wid, "workflow_parameter_type": "workflow",
                                   "key": key, "description": _text(rng, 4) if rng.random() < 0.8 else None,
                                   "default_value": None, "created_at": base, "modified_at": base, "deleted_at": None}
-                    h.add("workflow_parameters", "c", definition)
+                    yield change("workflow_parameters", "c", definition)
                     definitions.append(definition)
                     params.append(pid)
                 versions[org].append((wid, params))
     recent: list[str] = []
     for n in range(runs):
-        org = rng.choices(orgs, weights)[0]
+        org = rng.choices(orgs, cum_weights=weights)[0]
         wid, params = rng.choice(versions[org])
         run_id = f"wr_{n:09d}"
         # Some runs share a created_at to the microsecond: the order must still be total.
         created = _micros(base, n * 0.5) if rng.random() > 0.05 or n == 0 else _micros(base, (n - 1) * 0.5)
         headers = None
         if rng.random() < 0.3:
-            headers = json.dumps({"X-Request-Source": _text(rng, 2), "Authorization-Hint": rng.choice(ODD_TEXT)},
-                                 ensure_ascii=False)
+            headers = json.dumps({"X-Request-Source": _text(rng, 2), "Authorization-Hint": rng.choice(ODD_TEXT),
+                                  "X-Trace": f"trc-{rng.getrandbits(32):08x}"}, ensure_ascii=False)
         parent = rng.choice(recent) if recent and rng.random() < 0.05 else None
         row = {
             "workflow_run_id": run_id, "workflow_id": wid, "workflow_permanent_id": workflows[wid]["workflow_permanent_id"],
@@ -138,46 +183,48 @@ def generate(runs: int = 2_000, organizations: int = 5, seed: int = 7, secret: s
             "cached_credits_used": None, "queued_at": None, "started_at": None, "finished_at": None,
             "created_at": created, "modified_at": created, "unknown_future_column": "ignored",
         }
-        h.add("workflow_runs", "c", row)
+        yield change("workflow_runs", "c", row)
         recent = (recent + [run_id])[-50:]
         for pid in params:
             value = _text(rng, rng.randint(1, 3)) if rng.random() < 0.9 else f"https://{rng.choice(WORDS)}.example.com/{rng.choice(ODD_TEXT)}"
-            h.add("workflow_run_parameters", "c", {"workflow_run_id": run_id, "workflow_parameter_id": pid,
-                                                   "value": value, "created_at": created})
+            yield change("workflow_run_parameters", "c", {"workflow_run_id": run_id, "workflow_parameter_id": pid,
+                                                          "value": value, "created_at": created})
         status = rng.choice(STATUSES)
+        row.update(status="queued", queued_at=created + 500_000, modified_at=created + 500_000)
+        yield change("workflow_runs", "u", row)
         row.update(status="running", started_at=created + 1_000_000, modified_at=created + 1_000_000)
-        h.add("workflow_runs", "u", row)
-        for t in range(rng.randint(1, 2)):
-            task = {"task_id": f"tsk_{n}_{t}", "organization_id": org, "workflow_run_id": run_id, "status": "completed",
-                    "errors": "[]", "created_at": created, "modified_at": created}
-            h.add("tasks", "c", task)
-            if rng.random() < 0.05:
-                codes = rng.sample(ERROR_CODES, rng.randint(1, 2))
-                task["errors"] = json.dumps([{"error_code": c, "reasoning": "see screenshot", "confidence_float": 0.9}
-                                             for c in codes])
-                h.add("tasks", "u", task)
+        yield change("workflow_runs", "u", row)
+        tasks = [{"task_id": f"tsk_{n}_{t}", "organization_id": org, "workflow_run_id": run_id, "status": "completed",
+                  "errors": "[]", "created_at": created, "modified_at": created} for t in range(rng.randint(1, 3))]
+        for task in tasks:
+            yield change("tasks", "c", task)
+        if rng.random() < RUN_FRACTION_WITH_ERRORS:
+            task = rng.choice(tasks)
+            codes = set(rng.choices(ERROR_CODES, cum_weights=ERROR_WEIGHTS, k=rng.randint(1, 2)))
+            task["errors"] = json.dumps([{"error_code": c, "reasoning": "see screenshot", "confidence_float": 0.9}
+                                         for c in sorted(codes)])
+            yield change("tasks", "u", task)
         finished = created + 60_000_000
         row.update(status=status, finished_at=finished, modified_at=finished, credits_used=rng.randint(0, 40),
                    failure_reason="Login page did not accept the credentials" if status == "failed" else None)
-        h.add("workflow_runs", "u", row)
+        yield change("workflow_runs", "u", row)
     # Later edits the index must fan out: renamed workflows, reworded and soft-deleted definitions.
     for wid in rng.sample(sorted(workflows), max(1, len(workflows) // 3)):
         workflows[wid]["title"] = f"Renamed {_text(rng, 2)}"
-        h.add("workflows", "u", workflows[wid])
+        yield change("workflows", "u", workflows[wid])
     for definition in rng.sample(definitions, max(1, len(definitions) // 8)):
         definition.update(deleted_at=base + 3_600_000_000, modified_at=base + 3_600_000_000)
-        h.add("workflow_parameters", "u", definition)
-    return h
+        yield change("workflow_parameters", "u", definition)
 
 
 def primary_key(table: str, row: dict[str, Any]) -> tuple[str, ...]:
     return tuple(row[c] for c in PRIMARY_KEYS[table])
 
 
-def final_rows(history: History) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The (table, row) pairs that exist once the whole history is applied."""
+def final_rows(changes: Iterable[RowChange]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The (table, row) pairs that exist once all the changes are applied."""
     rows: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
-    for change in history.changes:
+    for change in changes:
         key = (change.table, primary_key(change.table, change.row))
         if change.op == "d":
             rows.pop(key, None)

@@ -285,36 +285,60 @@ def cleanup(yes: bool = typer.Option(False, "--yes", help="Do not ask for confir
     console.print(f"deleted generations {', '.join(map(str, doomed))}")
 
 
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks against the running stack (they print figures).")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks on servers of their own (they print figures).")
 app.add_typer(bench_app, name="bench")
 
 
-@bench_app.command("ingest")
-def bench_ingest(runs: int = typer.Option(100_000, help="Runs in the generated dataset")) -> None:
-    """Publish a generated dataset, index it from Kafka until searchable, print events/s."""
-    from bench.ingest import run as ingest
+@bench_app.command("run")
+def bench_run(
+    runs: int = typer.Option(1_000_000, help="Runs in the generated dataset (50,000 for a quick try)"),
+    indexers: int = typer.Option(2, help="Indexer processes that index the backlog"),
+    requests: int = typer.Option(200, help="Requests per query class and endpoint"),
+    clients: int = typer.Option(16, help="Concurrent clients of the load test"),
+    load_seconds: float = typer.Option(30.0, help="Duration of the load test"),
+    fresh_rate: int = typer.Option(1_000, help="Background change events per second during the freshness test"),
+    fresh_seconds: float = typer.Option(60.0, help="Duration of the freshness test"),
+    out: Path = typer.Option(Path("bench-results.json"), help="Where the results go (JSON)"),
+) -> None:
+    """runsearch against the platform's SQL on PostgreSQL, on one generated dataset: prints the tables."""
+    import json
 
-    with console.status(f"publishing and indexing {runs:,} runs"):
-        result = ingest(get_settings(), runs)
-    console.print(f"{result.runs:,} runs, {result.events:,} events: published in {result.publish_seconds:.1f}s; "
-                  f"indexed until searchable in {result.index_seconds:.1f}s = "
-                  f"[bold]{result.events_per_second:,.0f} events/s[/]; {result.documents:,} run documents")
+    from bench import report
+    from bench.suite import Bench, Options
 
-
-@bench_app.command("latency")
-def bench_latency(requests: int = typer.Option(200, help="Requests per query kind")) -> None:
-    """p50/p99 of a few query kinds through the API of a running `make up`, on its demo data."""
-    from bench.latency import measure
-    from demo.dataset import generate
-    from runsearch.service import DEMO_RUNS
-
-    settings = get_settings()
-    keys = generate(runs=DEMO_RUNS, secret=settings.jwt_secret).api_keys
-    results = measure(f"http://{settings.bind_host}:{settings.api_port}", keys[sorted(keys)[0]], requests)
-    table = Table("query", "p50 ms", "p99 ms")
-    for name, r in results.items():
-        table.add_row(name, f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}")
+    bench = Bench(Options(runs=runs, indexers=indexers, requests=requests, clients=clients, load_seconds=load_seconds,
+                          fresh_rate=fresh_rate, fresh_seconds=fresh_seconds), lambda line: console.log(line))
+    try:
+        results = bench.run()
+    finally:
+        bench.stop()
+    out.write_text(json.dumps(results, indent=1))
+    table = Table(*report.HEADER, title=f"{results['dataset']['runs']:,} runs")
+    for row in report.rows(results):
+        table.add_row(*row)
     console.print(table)
+    checks = Table("target", "measured", "met", title="targets")
+    for target, measured, met in report.targets(results):
+        checks.add_row(target, measured, "[green]yes" if met else "[red]no")
+    console.print(checks)
+    console.print(f"results: {out}\n\nREADME table:\n")
+    console.print(report.markdown(results), soft_wrap=True, highlight=False, markup=False)
+    if results["disagreements"]:
+        console.print(f"[red]runsearch and the baseline disagree on: {', '.join(results['disagreements'])}")
+        raise typer.Exit(1)
+
+
+@bench_app.command("baseline", hidden=True)
+def bench_baseline(port: int = typer.Option(...), dsn: str = typer.Option(...), stack_dir: StackDir = None) -> None:
+    """Serve the platform's SQL answer of GET /v1/agents/runs (started by `bench run`)."""
+    import uvicorn
+
+    from bench.baseline import create_baseline_app
+
+    logs.setup()
+    settings = _settings(stack_dir)
+    uvicorn.run(create_baseline_app(dsn, settings.jwt_secret), host=settings.bind_host, port=port, access_log=False,
+                log_config=None)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ fields (a test keeps the two in step). Defaults suit a laptop running `make run`
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -50,7 +51,7 @@ class Settings(BaseSettings):
     index_prefix: str = Field("runsearch", description="Prefix of every index and alias runsearch creates")
 
     # --- indexer -----------------------------------------------------------------------
-    batch_size: int = Field(2000, ge=1, description="Most events the indexer polls and applies per batch")
+    batch_size: int = Field(20000, ge=1, description="Most events the indexer polls and applies per batch (large batches merge the events of a run into one write while a backlog drains)")
     poll_timeout_ms: int = Field(500, ge=1, description="How long one poll waits for events")
     indexer_metrics_port: int = Field(9108, description="Port of the indexer's Prometheus `/metrics` (0 disables)")
     retry_max_seconds: float = Field(30.0, gt=0, description="Longest back-off between retries while OpenSearch is unreachable")
@@ -81,6 +82,11 @@ class Settings(BaseSettings):
     def topics(self) -> dict[str, str]:
         """Topic name -> table, for every table the indexer consumes."""
         return {self.topic(table): table for table in TABLES}
+
+    def environ(self) -> dict[str, str]:
+        """These settings as the `RUNSEARCH_*` variables that give them to a child process."""
+        values = self.model_dump(mode="json", exclude_none=True)
+        return {f"RUNSEARCH_{name.upper()}": v if isinstance(v, str) else json.dumps(v) for name, v in values.items()}
 
     @property
     def opensearch_port(self) -> int:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import re
 import shutil
-import subprocess
 import urllib.request
 from pathlib import Path
 
 from runsearch.settings import Settings
+from stack import account
 from stack.processes import Managed
 
 
@@ -26,24 +25,8 @@ def java_home(settings: Settings) -> Path:
     return Path(java).resolve().parents[1]
 
 
-def _service_account(settings: Settings) -> tuple[int, int] | None:
-    """(uid, gid) to run OpenSearch as, creating the system user once; None when not root."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        entry = pwd.getpwnam(settings.service_user)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        settings.service_user], check=True)
-        entry = pwd.getpwnam(settings.service_user)
-    return entry.pw_uid, entry.pw_gid
-
-
 def runtime_dir(settings: Settings) -> Path:
-    """Config, data and logs of the node. As root they live where the service user can reach them."""
-    if os.geteuid() == 0:
-        return Path("/var/lib/runsearch") / f"opensearch-{settings.opensearch_port}"
-    return settings.stack_dir.resolve() / "opensearch"
+    return account.runtime_dir(settings, "opensearch", settings.opensearch_port)
 
 
 def prepare(settings: Settings, home: Path) -> Path:
@@ -58,11 +41,7 @@ def prepare(settings: Settings, home: Path) -> Path:
     options = re.sub(r"(=|:)logs/", rf"\g<1>{run}/logs/", options).replace("HeapDumpPath=data", f"HeapDumpPath={run}/data")
     options = re.sub(r"^-Xm[sx]\S+$", "", options, flags=re.M)  # the heap comes from OPENSEARCH_JAVA_OPTS
     (config / "jvm.options").write_text(options)
-    account = _service_account(settings)
-    if account is not None:
-        run.parent.chmod(0o755)
-        for path in [run, *run.rglob("*")]:
-            os.chown(path, *account)
+    account.hand_over(settings, run)
     if settings.stack_dir.resolve() != run.parent:
         link = settings.stack_dir / "opensearch"
         if not link.exists() and run != link.resolve():
@@ -85,9 +64,7 @@ def start(settings: Settings, proc: Managed, home: Path) -> int:
         "-Ecluster.routing.allocation.disk.threshold_enabled=false",
         f"-Enode.attr.runsearch_stack={proc.state_dir.resolve()}",  # lets `down` recognise its own process
     ]
-    account = _service_account(settings)
-    if account is not None:
-        argv = ["setpriv", f"--reuid={account[0]}", f"--regid={account[1]}", "--init-groups", "--", *argv]
+    argv = account.as_service_user(settings, argv)
     env = {
         **os.environ,
         "OPENSEARCH_JAVA_HOME": str(java_home(settings)),

@@ -33,9 +33,7 @@ def drain(indexer: Indexer, timeout: float = 120.0) -> None:
 
 def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment that makes a `runsearch` subprocess use these settings."""
-    names = ("opensearch_url", "kafka_bootstrap", "topic_prefix", "index_prefix", "consumer_group", "deadletter_topic",
-             "indexer_metrics_port")
-    return {**os.environ, **{f"RUNSEARCH_{n.upper()}": str(getattr(settings, n)) for n in names}, **extra}
+    return {**os.environ, **settings.environ(), **extra}
 
 
 def documents(settings: Settings, index: str) -> dict[str, dict]:

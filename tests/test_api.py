@@ -198,7 +198,7 @@ FILTER_TERMS = ["", "a", "login", "LOGIN", "wr_0000001", "é", "%", "_", "creden
        page=st.integers(1, 3), page_size=st.sampled_from([1, 7, 50]))
 def test_differential_against_the_model(world: World, org: str, statuses: list[str], search_key: str | None,
                                         error_code: str | None, page: int, page_size: int) -> None:
-    generated_rows = [(t, r) for t, r in final_rows(world.history) if t != "workflow_runs" or r["organization_id"] == org]
+    generated_rows = [(t, r) for t, r in final_rows(world.history.changes) if t != "workflow_runs" or r["organization_id"] == org]
     want = search(expected(generated_rows), org, statuses, search_key, error_code)
     params = {"status": statuses, "search_key": search_key, "error_code": error_code, "page": page, "page_size": page_size}
     got = world.ids(key=f"gen_{org}", **{k: v for k, v in params.items() if v is not None})
@@ -213,7 +213,7 @@ HOSTILE = ["*", "?", "\\", "\\\\", "\\*", "*\\", ".*", "[a-z]+", "(a|b)", "^wr_"
 @pytest.mark.parametrize("term", HOSTILE)
 def test_hostile_search_keys_are_literal(world: World, term: str) -> None:
     org = "o_0000"
-    rows = [(t, r) for t, r in final_rows(world.history) if t != "workflow_runs" or r["organization_id"] == org]
+    rows = [(t, r) for t, r in final_rows(world.history.changes) if t != "workflow_runs" or r["organization_id"] == org]
     want = search(expected(rows), org, search_key=term)[:100]
     assert world.ids(key=f"gen_{org}", search_key=term, page_size=100) == want
 

@@ -71,4 +71,4 @@ def test_any_delivery_converges_to_the_model(history: History, data: st.DataObje
     for start in range(0, len(changes), batch):
         pipeline.apply(changes[start:start + batch])
     docs = {rid: v.source for rid, v in store.indices.get(names.write_alias("runs"), {}).items()}
-    assert_documents_match(docs, expected(final_rows(history)))
+    assert_documents_match(docs, expected(final_rows(history.changes)))

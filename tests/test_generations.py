@@ -57,7 +57,7 @@ def test_rebuild_while_events_flow_then_verify_rollback_cleanup(settings: Settin
             client, names = store.client(settings.opensearch_url), Names(settings.index_prefix)
             assert set(generations.aliases(client, names).values()) == {2}
             # What the feeder sent after the rebuild's last catch-up reaches generation 2 through the live indexer.
-            model = expected(final_rows(history))
+            model = expected(final_rows(history.changes))
             deadline = time.monotonic() + 60
             while True:
                 try:
@@ -119,5 +119,5 @@ def test_rebuild_killed_then_resumed_and_refused_when_verification_fails(setting
     resumed = cli(settings, "reindex")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert set(generations.aliases(client, names).values()) == {2}
-    assert_documents_match(documents(settings, names.read_alias("runs")), expected(final_rows(history)))
+    assert_documents_match(documents(settings, names.read_alias("runs")), expected(final_rows(history.changes)))
 

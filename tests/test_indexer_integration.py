@@ -41,7 +41,7 @@ def test_shuffled_duplicated_history_converges(settings: Settings) -> None:
     indexer = Indexer(settings)
     drain(indexer)
     indexer.close()
-    assert_converged(settings, expected(final_rows(history)))
+    assert_converged(settings, expected(final_rows(history.changes)))
 
 
 def test_poison_goes_to_dead_letters_and_later_events_apply(settings: Settings) -> None:
@@ -56,7 +56,7 @@ def test_poison_goes_to_dead_letters_and_later_events_apply(settings: Settings) 
     indexer = Indexer(settings)
     drain(indexer)
     indexer.close()
-    assert_converged(settings, expected(final_rows(history)))
+    assert_converged(settings, expected(final_rows(history.changes)))
     dead = KafkaConsumer(settings.deadletter_topic, bootstrap_servers=settings.kafka_bootstrap,
                          auto_offset_reset="earliest", consumer_timeout_ms=5000)
     letters = [orjson.loads(m.value) for m in dead]
@@ -88,7 +88,7 @@ def test_opensearch_unreachable_for_a_while_loses_nothing(settings: Settings) ->
     indexer.close()
     proxy.close()
     assert REGISTRY.get_sample_value("runsearch_indexer_retries_total") > retries_before
-    assert_converged(settings, expected(final_rows(history)))
+    assert_converged(settings, expected(final_rows(history.changes)))
 
 
 def _start_indexer(settings: Settings, log: Path) -> subprocess.Popen:
@@ -113,7 +113,7 @@ def test_kill_9_mid_stream_then_restart_converges(settings: Settings, tmp_path: 
     indexer = Indexer(settings)
     drain(indexer)
     indexer.close()
-    assert_converged(settings, expected(final_rows(history)))
+    assert_converged(settings, expected(final_rows(history.changes)))
 
 
 def test_sigterm_finishes_and_commits_the_batch_in_hand(settings: Settings, tmp_path: Path) -> None:
@@ -140,7 +140,7 @@ def test_two_indexers_in_one_group_converge(settings: Settings) -> None:
     threads = [threading.Thread(target=i.run) for i in indexers]
     for t in threads:
         t.start()
-    model = expected(final_rows(history))
+    model = expected(final_rows(history.changes))
     deadline = time.monotonic() + 120
     try:
         while True:

@@ -1,0 +1,67 @@
+"""The baseline endpoint: `GET /v1/agents/runs` answered the way the platform does today, with SQL on
+PostgreSQL, behind the same server (FastAPI on uvicorn), request parameters and JSON response as runsearch."""
+
+# No `from __future__ import annotations` here: FastAPI must resolve the annotations of the nested handlers.
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from api import docs
+from api.auth import InvalidCredentials, claimed_organization
+from api.query import RunFilters
+from bench.platform import AUTHENTICATE, list_runs, row_from_database
+from indexer.rows import WorkflowRunRow
+
+
+def render(record: dict[str, Any]) -> dict[str, Any]:
+    """A selected row as the platform's WorkflowRun (the same rendering runsearch's indexer does)."""
+    title = record.pop("workflow_title")
+    run = WorkflowRunRow.model_validate(row_from_database(record)).data()["response"]
+    run["workflow_title"] = title
+    return run
+
+
+def create_baseline_app(dsn: str, jwt_secret: str) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncConnectionPool(dsn, min_size=4, max_size=16, kwargs={"row_factory": dict_row}) as pool:
+            app.state.pool = pool
+            yield
+
+    app = FastAPI(title="platform baseline", lifespan=lifespan)
+
+    async def organization(request: Request, x_api_key: docs.ApiKey = None) -> str:
+        org = claimed_organization(x_api_key, jwt_secret)
+        async with request.app.state.pool.connection() as conn:
+            found = await (await conn.execute(AUTHENTICATE, {"org": org, "token": x_api_key})).fetchone()
+        if found is None:
+            raise InvalidCredentials
+        return org
+
+    @app.get("/v1/agents/runs")
+    async def get_workflow_runs(
+        request: Request,
+        organization_id: Annotated[str, Depends(organization)],
+        page: docs.Page = 1,
+        page_size: docs.PageSize = 10,
+        status: docs.Status = None,
+        search_key: docs.SearchKey = None,
+        error_code: docs.ErrorCode = None,
+    ) -> Response:
+        filters = RunFilters(tuple(s.value for s in status or ()), search_key or None, error_code or None)
+        sql, params = list_runs(organization_id, filters, page, page_size)
+        async with request.app.state.pool.connection() as conn:
+            rows = await (await conn.execute(sql, params)).fetchall()
+        return Response(orjson.dumps([render(r) for r in rows]), media_type="application/json")
+
+    @app.exception_handler(InvalidCredentials)
+    async def invalid_credentials(_: Request, __: InvalidCredentials) -> JSONResponse:
+        return JSONResponse({"detail": "Invalid credentials"}, status_code=403)
+
+    return app

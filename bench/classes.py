@@ -1,0 +1,126 @@
+"""The query classes of the benchmark, with search terms picked from the data itself.
+
+A search term of a class is a substring of the searched field of sampled runs of the biggest
+organization, preferably one that occurs in that field only (so the class measures that field),
+chosen as the one with the most (common) or the fewest (rare) matching runs.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from opensearchpy import OpenSearch
+
+from api.query import RunFilters, substring_pattern
+from bench.snapshot import Snapshot
+from demo.dataset import ERROR_CODES
+
+FIELDS = {"run id": "search_run_id", "param key/description": "search_params", "param value": "search_values",
+          "headers": "search_headers"}
+LENGTHS = (3, 6, 12)
+
+
+@dataclass(frozen=True)
+class QueryClass:
+    name: str
+    organization: str
+    params: dict[str, Any] = field(default_factory=dict)
+    hits: int | None = None  # runs the search term matches, where there is one
+    index_served: bool = False  # PostgreSQL answers it straight from an index
+
+    def filters(self) -> RunFilters:
+        statuses = self.params.get("status", ())
+        return RunFilters(tuple([statuses] if isinstance(statuses, str) else statuses),
+                          self.params.get("search_key"), self.params.get("error_code"))
+
+    @property
+    def page(self) -> int:
+        return int(self.params.get("page", 1))
+
+    @property
+    def page_size(self) -> int:
+        return int(self.params.get("page_size", 10))
+
+
+def _field_texts(snapshot: Snapshot, organization: str, rng: random.Random, runs: int) -> dict[str, list[str]]:
+    """The searchable texts of a sample of the organization's listed runs, per searched field."""
+    listed = snapshot.listed_runs(organization)
+    sample = {r["workflow_run_id"]: r for r in rng.sample(listed, min(runs, len(listed)))}
+    texts: dict[str, list[str]] = {name: [] for name in FIELDS}
+    texts["run id"] = list(sample)
+    texts["headers"] = [r["extra_http_headers"] for r in sample.values() if r["extra_http_headers"]]
+    for (run_id, pid), values in snapshot.rows["workflow_run_parameters"].items():
+        if run_id not in sample:
+            continue
+        value = dict(zip(("workflow_run_id", "workflow_parameter_id", "value"), values))["value"]
+        if value:
+            texts["param value"].append(value)
+        definition = snapshot.row("workflow_parameters", (pid,))
+        if definition["deleted_at"] is None:
+            texts["param key/description"] += [t for t in (definition["key"], definition["description"]) if t]
+    return texts
+
+
+def _candidates(texts: list[str], length: int, rng: random.Random, count: int) -> set[str]:
+    found: set[str] = set()
+    usable = [t for t in texts if len(t) >= length]
+    for _ in range(count * 20):
+        if len(found) >= count or not usable:
+            break
+        text = rng.choice(usable)
+        start = rng.randrange(len(text) - length + 1)
+        term = text[start:start + length]
+        if term.strip() == term and any(ch.isalnum() for ch in term):
+            found.add(term)
+    return found
+
+
+def _count(os: OpenSearch, index: str, organization: str, term: str, fields: list[str]) -> int:
+    pattern = substring_pattern(term)
+    query = {"bool": {"filter": [{"term": {"organization_id": organization}}, {"term": {"listed": True}},
+                                 {"bool": {"should": [{"wildcard": {f: {"value": pattern}}} for f in fields],
+                                           "minimum_should_match": 1}}]}}
+    return os.count(index=index, body={"query": query})["count"]
+
+
+def search_classes(os: OpenSearch, index: str, snapshot: Snapshot, organization: str, seed: int = 3,
+                   candidates: int = 8) -> list[QueryClass]:
+    rng = random.Random(seed)
+    texts = _field_texts(snapshot, organization, rng, runs=300)
+    classes = []
+    for name, field_name in FIELDS.items():
+        for length in LENGTHS:
+            counted = []
+            for term in sorted(_candidates(texts[name], length, rng, candidates)):
+                here = _count(os, index, organization, term, [field_name])
+                anywhere = _count(os, index, organization, term, list(FIELDS.values()))
+                counted.append((here, anywhere, term))
+            specific = [c for c in counted if c[0] == c[1]] or counted
+            if not specific:
+                continue
+            rare, common = min(specific), max(specific)
+            classes.append(QueryClass(f"search {name}, {length} chars, common", organization,
+                                      {"search_key": common[2]}, common[1]))
+            classes.append(QueryClass(f"search {name}, {length} chars, rare", organization,
+                                      {"search_key": rare[2]}, rare[1]))
+    return classes
+
+
+def all_classes(os: OpenSearch, index: str, snapshot: Snapshot, big: str, small: str) -> list[QueryClass]:
+    searches = search_classes(os, index, snapshot, big)
+    common_value = next(c for c in searches if c.name == "search param value, 6 chars, common")
+    return [
+        QueryClass("no filter (page 1)", big, index_served=True),
+        QueryClass("no filter, small organization", small, index_served=True),
+        QueryClass("status", big, {"status": ["failed", "timed_out"]}, index_served=True),
+        QueryClass("error_code, common", big, {"error_code": ERROR_CODES[0]}, index_served=True),
+        QueryClass("error_code, rare", big, {"error_code": ERROR_CODES[-1]}, index_served=True),
+        *searches,
+        QueryClass("search, small organization", small, {"search_key": common_value.params["search_key"]}),
+        QueryClass("all filters", big, {"status": ["failed", "completed"], "error_code": ERROR_CODES[0],
+                                        "search_key": common_value.params["search_key"]}),
+        QueryClass("page 50", big, {"page": 50}, index_served=True),
+        QueryClass("page 50, search", big, {"page": 50, "search_key": common_value.params["search_key"]}),
+    ]

@@ -1,0 +1,98 @@
+"""What users have today: the platform's tables, indexes and SQL for `GET /v1/agents/runs`. Pure.
+
+The tables hold the columns runsearch consumes (the row models of `indexer.rows`) with the
+platform's column types: `timestamp` for `*_at`, `json` for the JSON columns. The query is the
+platform's: `ILIKE` with an escaped pattern over the run id, `EXISTS` over run parameters joined to
+live definitions (key, description) and over run parameter values, `extra_http_headers::text ILIKE`,
+`EXISTS` over tasks with JSONB containment for the error code, then `ORDER BY created_at DESC`
+(ties by run id, as runsearch orders them) with `LIMIT`/`OFFSET`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, get_args
+
+import orjson
+
+from api.query import RunFilters
+from indexer.rows import EPOCH, PRIMARY_KEYS, ROW_MODELS
+
+JSON_COLUMNS = frozenset({"extra_http_headers", "cdp_connect_headers", "failure_category", "script_run", "errors"})
+
+# The platform's secondary indexes that serve this endpoint.
+INDEXES = [
+    "CREATE INDEX ON workflow_runs (organization_id, created_at DESC, workflow_run_id DESC)",
+    "CREATE INDEX ON workflow_runs (organization_id, status)",
+    "CREATE INDEX ON tasks (workflow_run_id)",
+    "CREATE INDEX ON organization_auth_tokens (organization_id, token_type)",
+]
+
+
+def _sql_type(column: str, annotation: Any) -> str:
+    if column in JSON_COLUMNS:
+        return "json"
+    if column.endswith("_at"):
+        return "timestamp"
+    python = next(t for t in (*get_args(annotation), annotation) if t is not type(None))
+    return {str: "text", int: "bigint", bool: "boolean"}[python]
+
+
+def columns(table: str) -> list[str]:
+    return list(ROW_MODELS[table].model_fields)
+
+
+def create_tables() -> list[str]:
+    statements = []
+    for table, model in ROW_MODELS.items():
+        cols = [f"{c} {_sql_type(c, f.annotation)}" for c, f in model.model_fields.items()]
+        statements.append(f"CREATE TABLE {table} ({', '.join(cols)}, PRIMARY KEY ({', '.join(PRIMARY_KEYS[table])}))")
+    return statements
+
+
+def copy_values(table: str, row: dict[str, Any]) -> tuple[Any, ...]:
+    """A change's row (Debezium encoding) as the values of a COPY into the platform's table."""
+    return tuple(EPOCH + timedelta(microseconds=row[c]) if c.endswith("_at") and row.get(c) is not None else row.get(c)
+                 for c in columns(table))
+
+
+def row_from_database(record: dict[str, Any]) -> dict[str, Any]:
+    """A selected run row back in the encoding the row models read (micros, JSON text)."""
+    return {c: int((v - EPOCH) / timedelta(microseconds=1)) if isinstance(v, datetime) else v for c, v in record.items()}
+
+
+def _like_pattern(term: str) -> str:
+    """A literal substring pattern for ILIKE (whose escape character is the backslash)."""
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def list_runs(organization_id: str, filters: RunFilters, page: int, page_size: int) -> tuple[str, dict[str, Any]]:
+    """The platform's SQL for one page of runs, and its parameters."""
+    selected = ", ".join(f"r.{c}::text AS {c}" if c in JSON_COLUMNS else f"r.{c}" for c in columns("workflow_runs"))
+    where = ["r.organization_id = %(org)s", "r.parent_workflow_run_id IS NULL", "r.copilot_session_id IS NULL"]
+    params: dict[str, Any] = {"org": organization_id, "limit": page_size, "offset": (page - 1) * page_size}
+    if filters.statuses:
+        where.append("r.status = ANY(%(statuses)s)")
+        params["statuses"] = list(filters.statuses)
+    if filters.search_key:
+        params["pattern"] = _like_pattern(filters.search_key)
+        where.append("""(r.workflow_run_id ILIKE %(pattern)s
+            OR EXISTS (SELECT 1 FROM workflow_run_parameters rp
+                       JOIN workflow_parameters p ON p.workflow_parameter_id = rp.workflow_parameter_id
+                       WHERE rp.workflow_run_id = r.workflow_run_id AND p.deleted_at IS NULL
+                         AND (p.key ILIKE %(pattern)s OR p.description ILIKE %(pattern)s))
+            OR EXISTS (SELECT 1 FROM workflow_run_parameters rp
+                       WHERE rp.workflow_run_id = r.workflow_run_id AND rp.value ILIKE %(pattern)s)
+            OR r.extra_http_headers::text ILIKE %(pattern)s)""")
+    if filters.error_code:
+        params["codes"] = orjson.dumps([{"error_code": filters.error_code}]).decode()
+        where.append("EXISTS (SELECT 1 FROM tasks t WHERE t.workflow_run_id = r.workflow_run_id "
+                     "AND t.errors::jsonb @> %(codes)s::jsonb)")
+    sql = (f"SELECT {selected}, w.title AS workflow_title FROM workflow_runs r "
+           f"LEFT JOIN workflows w ON w.workflow_id = r.workflow_id WHERE {' AND '.join(where)} "
+           "ORDER BY r.created_at DESC, r.workflow_run_id DESC LIMIT %(limit)s OFFSET %(offset)s")
+    return sql, params
+
+
+AUTHENTICATE = ("SELECT 1 FROM organization_auth_tokens WHERE organization_id = %(org)s AND token = %(token)s "
+                "AND token_type = 'api' AND valid AND deleted_at IS NULL LIMIT 1")

@@ -1,0 +1,64 @@
+"""The benchmark's results as tables (terminal and README markdown) and against its targets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+def rows(results: dict[str, Any]) -> list[list[str]]:
+    """One row per query class: hits, runsearch p50/p95/p99, OpenSearch took p50, baseline p50/p99, ratio."""
+    table = []
+    for c in results["classes"]:
+        ours, theirs, took = c["runsearch_ms"], c["baseline_ms"], c["opensearch_took_ms"]
+        table.append([c["name"], "" if c["hits"] is None else f"{c['hits']:,}",
+                      f"{ours['p50']:.1f} / {ours['p95']:.1f} / {ours['p99']:.1f}", f"{took['p50']:.0f}",
+                      f"{theirs['p50']:.1f} / {theirs['p99']:.1f}", f"{theirs['p50'] / ours['p50']:.1f}×"])
+    return table
+
+
+HEADER = ["query class", "hits", "runsearch ms p50 / p95 / p99", "OpenSearch took p50", "baseline ms p50 / p99",
+          "baseline ÷ runsearch (p50)"]
+
+
+def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """(target, measured, met) for each target of the benchmark."""
+    classes = results["classes"]
+    worst_p99 = max(classes, key=lambda c: c["runsearch_ms"]["p99"])
+    worst_p50 = max(classes, key=lambda c: c["runsearch_ms"]["p50"])
+    searches = [c for c in classes if c["name"].startswith("search ")]
+    slowest_ratio = min(searches, key=lambda c: c["baseline_ms"]["p50"] / c["runsearch_ms"]["p50"])
+    indexed = [c for c in classes if c["index_served"]]
+    worst_gap = max(indexed, key=lambda c: c["runsearch_ms"]["p50"] - c["baseline_ms"]["p50"])
+    overhead = max(classes, key=lambda c: c["runsearch_ms"]["p50"] - c["opensearch_took_ms"]["p50"])
+    ingest, fresh, load = results["ingest"], results["freshness"], results["load"]
+
+    def ms(c: dict[str, Any], q: str) -> float:
+        return c["runsearch_ms"][q]
+
+    gap = ms(worst_gap, "p50") - worst_gap["baseline_ms"]["p50"]
+    extra = ms(overhead, "p50") - overhead["opensearch_took_ms"]["p50"]
+    ratio = slowest_ratio["baseline_ms"]["p50"] / ms(slowest_ratio, "p50")
+    fresh_p99 = fresh["latency_ms"].get("p99", float("inf"))
+    return [
+        ("API p99 ≤ 50 ms, every class", f"worst {ms(worst_p99, 'p99'):.1f} ms ({worst_p99['name']})", ms(worst_p99, "p99") <= 50),
+        ("API p50 ≤ 15 ms, every class", f"worst {ms(worst_p50, 'p50'):.1f} ms ({worst_p50['name']})", ms(worst_p50, "p50") <= 15),
+        ("≥ 20× the baseline at p50, every search class", f"lowest {ratio:.1f}× ({slowest_ratio['name']})", ratio >= 20),
+        ("≤ baseline + 2 ms at p50 where PostgreSQL uses an index", f"worst {gap:+.1f} ms ({worst_gap['name']})", gap <= 2),
+        ("own layers ≤ 3 ms over OpenSearch's took at p50", f"worst {extra:.1f} ms ({overhead['name']})", extra <= 3),
+        ("ingest ≥ 50% of the bulk ceiling", f"{ingest['share_of_ceiling']:.0%} ({ingest['documents_per_second']:,.0f} vs "
+         f"{ingest['ceiling_documents_per_second']:,.0f} documents/s)", ingest["share_of_ceiling"] >= 0.5),
+        ("full build of 1,000,000 runs < 30 min", f"{ingest['seconds'] / 60:.1f} min for {ingest['documents']:,} runs"
+         f" ({ingest['events_per_second']:,.0f} events/s)", results["dataset"]["runs"] >= 1_000_000 and ingest["seconds"] < 1800),
+        ("freshness p99 ≤ 2 s at 1,000 events/s", f"p50 {fresh['latency_ms'].get('p50', float('nan')):.0f} / p99 {fresh_p99:.0f} ms"
+         f" at {fresh['background_events_per_second']:,.0f} events/s, {fresh['unseen']} unseen of {fresh['probes']}", fresh_p99 <= 2000),
+        ("load: zero errors", f"{load['errors']} errors in {load['requests']:,} requests ({load['requests'] / load['seconds']:,.0f}/s,"
+         f" p99 {load['latency_ms']['p99']:.1f} ms, {load['clients']} clients)", load["errors"] == 0),
+        ("both endpoints agree", f"{len(results['disagreements'])} classes differ", not results["disagreements"]),
+    ]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows(results)]
+    lines += ["", "| target | measured | met |", "|---|---|---|"]
+    lines += [f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in targets(results)]
+    return "\n".join(lines)

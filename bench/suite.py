@@ -1,0 +1,172 @@
+"""`make bench`: runsearch against the platform's SQL on the same generated data, in one run.
+
+Starts its own OpenSearch, Kafka and PostgreSQL (fresh data, own ports, `.stack-bench/`), publishes the
+dataset as change events while keeping its final rows, loads those rows into PostgreSQL, lets real
+indexer processes index the backlog, then measures, and stops everything it started.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench import classes, freshness, ingest, latency, load
+from bench.postgres import Postgres
+from bench.snapshot import Snapshot
+from demo.dataset import api_key, organization_ids, stream
+from indexer import store
+from mappings import Names
+from runsearch.settings import Settings
+from stack import opensearch
+from stack.launcher import Stack
+from stack.processes import Managed, wait_until
+
+BASELINE_PORT = 28001
+POSTGRES_PORT = 25432
+
+
+@dataclass(frozen=True)
+class Options:
+    runs: int = 1_000_000
+    organizations: int = 200
+    seed: int = 7
+    indexers: int = 2
+    requests: int = 200  # per query class and endpoint
+    baseline_budget_seconds: float = 20.0  # per class: the baseline stops there once it has 5 samples
+    clients: int = 16
+    load_seconds: float = 30.0
+    fresh_rate: int = 1_000
+    fresh_seconds: float = 60.0
+    ceiling_sample: int = 250_000
+
+
+def bench_settings(base: Settings) -> Settings:
+    """The benchmark's own servers, beside a running `make up` or test stack."""
+    return base.model_copy(update={
+        "opensearch_url": "http://127.0.0.1:29200", "kafka_bootstrap": "127.0.0.1:29092", "api_port": 28000,
+        "indexer_metrics_port": 29108, "stack_dir": Path(".stack-bench"), "opensearch_heap": "4g", "kafka_heap": "1g",
+        "topic_prefix": "bench", "index_prefix": "bench", "consumer_group": "bench-indexer",
+        "deadletter_topic": "bench.deadletter",
+    })
+
+
+def machine() -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                     if line.startswith("MemTotal"))
+    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gib": round(memory_kb / 2**20, 1),
+            "python": platform.python_version(), "kernel": platform.release()}
+
+
+class Bench:
+    def __init__(self, options: Options, say: Callable[[str], None]) -> None:
+        self.options, self.say = options, say
+        self.settings = bench_settings(Settings())
+        self.stack = Stack(self.settings)
+        self.postgres = Postgres(self.settings, POSTGRES_PORT)
+        self.indexers = ingest.indexers(self.settings, options.indexers)
+        self.api = Managed("api", self.settings.stack_dir)
+        self.baseline = Managed("baseline", self.settings.stack_dir)
+        self.os = store.client(self.settings.opensearch_url, timeout=120)
+        orgs = organization_ids(options.organizations)
+        self.big, self.small = orgs[0], orgs[len(orgs) // 2]
+        self.keys = {org: api_key(org, self.settings.jwt_secret) for org in orgs}
+
+    def _serve(self, proc: Managed, argv: list[str], port: int) -> None:
+        # The stack dir in argv lets `stop` recognise the process as ours.
+        proc.start([sys.executable, "-m", "runsearch.cli", *argv, "--stack-dir", str(self.settings.stack_dir.resolve())],
+                   {**os.environ, **self.settings.environ()}, cwd=Path.cwd())
+
+        def answers() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}{latency.PATH}", headers={"x-api-key": self.keys[self.big]},
+                                 timeout=5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(answers, self.settings.startup_timeout_seconds, proc)
+
+    def stop(self) -> None:
+        for proc in (self.api, self.baseline, *self.indexers):
+            proc.stop()
+        self.postgres.stop()
+        self.stack.down()
+
+    def run(self) -> dict[str, Any]:
+        o, s = self.options, self.settings
+        results: dict[str, Any] = {"options": asdict(o), "machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        self.stop()
+        self.stack.wipe()
+        self.say("starting OpenSearch, Kafka and PostgreSQL")
+        self.stack.up()
+        self.postgres.start()
+        with psycopg.connect(self.postgres.dsn) as conn:
+            postgres_version = conn.execute("SHOW server_version").fetchone()[0]
+        results["machine"].update(opensearch=opensearch.version(s), postgres=postgres_version)
+
+        self.say(f"publishing {o.runs:,} runs as change events")
+        snapshot = Snapshot()
+        published = ingest.publish_all(s, snapshot.tee(stream(o.runs, o.organizations, o.seed, s.jwt_secret)))
+        results["dataset"] = {"runs": len(snapshot.rows["workflow_runs"]), "events": published.messages,
+                              "rows": {t: len(r) for t, r in snapshot.rows.items()},
+                              "publish_seconds": published.seconds}
+
+        self.say("loading the same rows into PostgreSQL")
+        started = time.perf_counter()
+        self.postgres.load(snapshot)
+        results["dataset"]["postgres_load_seconds"] = time.perf_counter() - started
+
+        self.say(f"indexing the backlog with {o.indexers} indexer processes")
+        indexed = ingest.index_backlog(s, self.os, self.indexers)
+        self.say(f"indexed {indexed.events:,} events in {indexed.seconds:.0f}s; measuring the bulk ceiling")
+        ceiling = ingest.bulk_ceiling(s, self.os, o.ceiling_sample)
+        results["ingest"] = {
+            "processes": indexed.processes, "events": indexed.events, "documents": indexed.documents,
+            "seconds": indexed.seconds, "events_per_second": indexed.events_per_second,
+            "documents_per_second": indexed.documents_per_second,
+            "ceiling_documents": ceiling.documents, "ceiling_seconds": ceiling.seconds,
+            "ceiling_documents_per_second": ceiling.documents_per_second,
+            "share_of_ceiling": indexed.documents_per_second / ceiling.documents_per_second,
+        }
+
+        self._serve(self.api, ["api"], s.api_port)
+        self._serve(self.baseline, ["bench", "baseline", "--port", str(BASELINE_PORT), "--dsn", self.postgres.dsn],
+                    BASELINE_PORT)
+        runs_alias = Names(s.index_prefix).read_alias("runs")
+        self.say("picking search terms from the data")
+        queries = classes.all_classes(self.os, runs_alias, snapshot, self.big, self.small)
+        ours = httpx.Client(base_url=f"http://127.0.0.1:{s.api_port}", timeout=60)
+        theirs = httpx.Client(base_url=f"http://127.0.0.1:{BASELINE_PORT}", timeout=60)
+        with ours, theirs:
+            results["disagreements"] = [q.name for q in queries if latency.fetch(ours, self.keys[q.organization], q.params)
+                                        != latency.fetch(theirs, self.keys[q.organization], q.params)]
+            results["classes"] = []
+            for q in queries:
+                self.say(f"latency: {q.name}")
+                key = self.keys[q.organization]
+                results["classes"].append({
+                    "name": q.name, "organization": q.organization, "params": q.params, "hits": q.hits,
+                    "index_served": q.index_served,
+                    "runsearch_ms": latency.endpoint(ours, key, q, o.requests, budget_seconds=60),
+                    "baseline_ms": latency.endpoint(theirs, key, q, o.requests, o.baseline_budget_seconds, minimum=5),
+                    "opensearch_took_ms": latency.opensearch_took(self.os, runs_alias, q, o.requests, s.max_result_window),
+                })
+        self.say(f"load: {o.clients} clients for {o.load_seconds:.0f}s")
+        results["load"] = asdict(load.run(f"http://127.0.0.1:{s.api_port}", self.keys, queries, o.clients, o.load_seconds))
+        self.say(f"freshness at {o.fresh_rate} background events/s for {o.fresh_seconds:.0f}s")
+        small_probe_org = organization_ids(o.organizations)[1]
+        results["freshness"] = asdict(freshness.measure(s, snapshot, f"http://127.0.0.1:{s.api_port}",
+                                                        self.keys[small_probe_org], small_probe_org, o.fresh_rate,
+                                                        o.fresh_seconds))
+        results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        return results
