@@ -30,7 +30,7 @@ class Managed:
         """The pid of our running process, or None (a stale pid file or a reused pid is not ours)."""
         try:
             pid = int(self.pid_file.read_text().strip())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            cmdline = _cmdline(pid)
         except (OSError, ValueError):
             return None
         marker = str(self.state_dir.resolve()).encode()
@@ -71,6 +71,17 @@ class Managed:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+def _cmdline(pid: int) -> bytes:
+    """A process's command line. It reads empty for a moment while the process execs (setpriv starting a
+    server, say): read again then, or a just-started server would look gone."""
+    for _ in range(50):
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if cmdline:
+            break
+        time.sleep(0.01)
+    return cmdline
 
 
 def _running(pid: int) -> bool:
