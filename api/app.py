@@ -11,13 +11,13 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
-from opensearchpy.exceptions import RequestError, TransportError
+from opensearchpy.exceptions import TransportError
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import docs
 from api.auth import Authenticator, InvalidCredentials
-from api.query import PageTooDeep, RunFilters, TermTooComplex, translate
+from api.query import PageTooDeep, RunFilters, translate
 from mappings import Names
 from runsearch.contract import WorkflowRun
 from runsearch.settings import Settings, get_settings
@@ -99,10 +99,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             found = await request.app.state.os.search(index=names.read_alias("runs"), body=body,
                                                       params={"filter_path": "hits.hits._source.run"})
-        except RequestError as err:
-            if TermTooComplex.caused(str(err)):
-                raise TermTooComplex(TermTooComplex.MESSAGE) from err
-            raise Unavailable from err
         except (OpenSearchConnectionError, TransportError) as err:
             raise Unavailable from err
         # Each run is stored as the JSON text of the response object: joined as is, never re-encoded.
@@ -127,12 +123,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def page_too_deep(request: Request, err: PageTooDeep) -> JSONResponse:
         detail = [{"type": "value_error", "loc": ["query", "page"], "msg": str(err), "input": request.query_params.get("page"),
                    "ctx": {"max_result_window": settings.max_result_window}}]
-        return JSONResponse({"detail": detail}, status_code=422)
-
-    @app.exception_handler(TermTooComplex)
-    async def term_too_complex(_: Request, err: TermTooComplex) -> JSONResponse:
-        # The term is not echoed back: it may hold a searched secret, and the body may end up in logs.
-        detail = [{"type": "value_error", "loc": ["query", "search_key"], "msg": str(err)}]
         return JSONResponse({"detail": detail}, status_code=422)
 
     @app.get("/healthz", include_in_schema=False)

@@ -1,8 +1,12 @@
 """Filters of `GET /v1/agents/runs` -> one OpenSearch search body. Pure.
 
 Every clause sits in `bool.filter` (all must hold, no scoring). The search term is matched as a
-literal substring: `*` and `?` are escaped, a backslash becomes the stand-in the indexer stores
-(see runsearch.searchable), and case folding is the wildcard fields' lowercase normalizer.
+literal substring by a `regexp` query on the `wildcard` field: every regular-expression operator is
+escaped, a backslash becomes the stand-in the indexer stores (see runsearch.searchable), and case
+folding is the field's lowercase normalizer, which OpenSearch applies to the pattern too.
+
+Why `regexp` and not `wildcard`: both build the same matcher, but only `regexp` lets the query raise
+the determinization limit; with the default one, a long repetitive term (400 x "x") was refused.
 """
 
 from __future__ import annotations
@@ -12,23 +16,12 @@ from typing import Any
 
 from runsearch.searchable import BACKSLASH_STAND_IN, searchable
 
-SEARCH_FIELDS = ("search_run_id", "search_params", "search_values", "search_headers")
+SEARCH_FIELD = "search_text"  # the run id, live parameter keys and descriptions, parameter values, header text
 SORT = [{"created_at_us": {"order": "desc"}}, {"workflow_run_id": {"order": "desc"}}]
 
 
 class PageTooDeep(ValueError):
     """The page lies beyond the deepest result the index serves by offset."""
-
-
-class TermTooComplex(ValueError):
-    """OpenSearch refused to build the matcher of a search term (a long, highly repetitive one)."""
-
-    MESSAGE = ("search_key is too repetitive to search (OpenSearch's matcher for it would be too large); "
-               "search a shorter part of it")
-
-    @staticmethod
-    def caused(error_text: str) -> bool:
-        return "Determinizing automaton" in error_text or "too_complex_to_determinize" in error_text
 
 
 @dataclass(frozen=True)
@@ -38,9 +31,16 @@ class RunFilters:
     error_code: str | None = None
 
 
+REGEXP_OPERATORS = frozenset('.?+*|{}[]()"\\#@&<>~^$')
+# The matcher of `.*term.*` has at most one state per character of the term (500 at most), but building
+# it for a repetitive term takes more work than the default limit (10,000) allows.
+MAX_DETERMINIZED_STATES = 1_000_000
+
+
 def substring_pattern(term: str) -> str:
-    literal = searchable(term).replace("*", "\\*").replace("?", "\\?")
-    return f"*{literal}*"
+    """A Lucene regular expression matching the texts that contain `term`, every character literal."""
+    literal = "".join(f"\\{c}" if c in REGEXP_OPERATORS else c for c in searchable(term))
+    return f".*{literal}.*"
 
 
 def translate(organization_id: str, filters: RunFilters, page: int, page_size: int, max_window: int) -> dict[str, Any]:
@@ -58,9 +58,8 @@ def translate(organization_id: str, filters: RunFilters, page: int, page_size: i
     if filters.search_key and BACKSLASH_STAND_IN in filters.search_key:
         clauses.append({"match_none": {}})  # the stand-in never stands for itself (see runsearch.searchable)
     elif filters.search_key:
-        pattern = substring_pattern(filters.search_key)
-        clauses.append({"bool": {"should": [{"wildcard": {f: {"value": pattern}}} for f in SEARCH_FIELDS],
-                                 "minimum_should_match": 1}})
+        clauses.append({"regexp": {SEARCH_FIELD: {"value": substring_pattern(filters.search_key), "flags": "NONE",
+                                                  "max_determinized_states": MAX_DETERMINIZED_STATES}}})
     return {
         "query": {"bool": {"filter": clauses}},
         "sort": SORT,

@@ -1,8 +1,9 @@
 """The query classes of the benchmark, with search terms picked from the data itself.
 
-A search term of a class is a substring of the searched field of sampled runs of the biggest
-organization, preferably one that occurs in that field only (so the class measures that field),
-chosen as the one with the most (common) or the fewest (rare) matching runs.
+A search term of a class is a substring of one kind of searched text (run id, parameter key or
+description, parameter value, headers) of sampled runs of the biggest organization, preferably one
+found in no other kind of text of a larger sample (so the class measures that kind), chosen as the
+one with the most (common) or the fewest (rare) matching runs.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
-from api.query import RunFilters, substring_pattern
+from api.query import SEARCH_FIELD, RunFilters, substring_pattern
 from bench.snapshot import Snapshot
 from demo.dataset import ERROR_CODES
 
-FIELDS = {"run id": "search_run_id", "param key/description": "search_params", "param value": "search_values",
-          "headers": "search_headers"}
+FIELDS = ("run id", "param key/description", "param value", "headers")
 LENGTHS = (3, 6, 12)
 
 
@@ -77,34 +77,29 @@ def _candidates(texts: list[str], length: int, rng: random.Random, count: int) -
     return found
 
 
-def _count(os: OpenSearch, index: str, organization: str, term: str, fields: list[str]) -> int:
-    pattern = substring_pattern(term)
+def _count(os: OpenSearch, index: str, organization: str, term: str) -> int:
     query = {"bool": {"filter": [{"term": {"organization_id": organization}}, {"term": {"listed": True}},
-                                 {"bool": {"should": [{"wildcard": {f: {"value": pattern}}} for f in fields],
-                                           "minimum_should_match": 1}}]}}
+                                 {"wildcard": {SEARCH_FIELD: {"value": substring_pattern(term)}}}]}}
     return os.count(index=index, body={"query": query})["count"]
 
 
 def search_classes(os: OpenSearch, index: str, snapshot: Snapshot, organization: str, seed: int = 3,
                    candidates: int = 8) -> list[QueryClass]:
     rng = random.Random(seed)
-    texts = _field_texts(snapshot, organization, rng, runs=300)
+    texts = _field_texts(snapshot, organization, rng, runs=2000)
+    lowered = {name: [t.lower() for t in found] for name, found in texts.items()}
     classes = []
-    for name, field_name in FIELDS.items():
+    for name in FIELDS:
+        elsewhere = [t for other, found in lowered.items() if other != name for t in found]
         for length in LENGTHS:
-            counted = []
-            for term in sorted(_candidates(texts[name], length, rng, candidates)):
-                here = _count(os, index, organization, term, [field_name])
-                anywhere = _count(os, index, organization, term, list(FIELDS.values()))
-                counted.append((here, anywhere, term))
-            specific = [c for c in counted if c[0] == c[1]] or counted
-            if not specific:
+            counted = [(not any(term.lower() in t for t in elsewhere), _count(os, index, organization, term), term)
+                       for term in sorted(_candidates(texts[name][:300], length, rng, candidates))]
+            pool = [c for c in counted if c[0]] or counted
+            if not pool:
                 continue
-            rare, common = min(specific), max(specific)
-            classes.append(QueryClass(f"search {name}, {length} chars, common", organization,
-                                      {"search_key": common[2]}, common[1]))
-            classes.append(QueryClass(f"search {name}, {length} chars, rare", organization,
-                                      {"search_key": rare[2]}, rare[1]))
+            rare, common = min(pool, key=lambda c: c[1]), max(pool, key=lambda c: c[1])
+            for label, (_, hits, term) in (("common", common), ("rare", rare)):
+                classes.append(QueryClass(f"search {name}, {length} chars, {label}", organization, {"search_key": term}, hits))
     return classes
 
 

@@ -11,7 +11,7 @@ live definitions (key, description) and over run parameter values, `extra_http_h
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, get_args
+from typing import Annotated, Any, get_args, get_origin
 
 import orjson
 
@@ -35,6 +35,8 @@ def _sql_type(column: str, annotation: Any) -> str:
     if column.endswith("_at"):
         return "timestamp"
     python = next(t for t in (*get_args(annotation), annotation) if t is not type(None))
+    if get_origin(python) is Annotated:  # an id: a constrained str
+        python = get_args(python)[0]
     return {str: "text", int: "bigint", bool: "boolean"}[python]
 
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import ValidationError
 
-from indexer.rows import PRIMARY_KEYS, ROW_MODELS, ContractError, describe
+from indexer.rows import MAX_ID_BYTES, PRIMARY_KEYS, ROW_MODELS, ContractError, describe
 
 OPS = {"c": "upsert", "u": "upsert", "r": "upsert", "d": "delete"}
 
@@ -46,6 +46,8 @@ def _primary_key(table: str, image: Any, what: str) -> tuple[str, ...]:
         value = image.get(column)
         if not isinstance(value, str) or not value:
             raise Poison(f"{what} lacks primary-key column {column!r} as a non-empty string")
+        if len(value.encode()) > MAX_ID_BYTES:
+            raise Poison(f"{what} primary-key column {column!r} is longer than {MAX_ID_BYTES} bytes")
         key.append(value)
     return tuple(key)
 
@@ -66,6 +68,10 @@ def decode(table: str, key: bytes | None, value: bytes | None) -> Change | None:
     if op not in OPS:
         raise Poison(f"unknown op {op!r}")
     source = envelope.get("source")
+    named = source.get("table") if isinstance(source, dict) else None
+    if named is not None and named != table:
+        # A topic routed wrongly upstream: its rows would be read with another table's columns.
+        raise Poison(f"event of table {named!r} on the topic of table {table!r}")
     lsn = source.get("lsn") if isinstance(source, dict) else None
     if not isinstance(lsn, int) or isinstance(lsn, bool) or lsn < 0:
         raise Poison("source.lsn is missing or not a non-negative integer")

@@ -98,6 +98,7 @@ def finalize(doc: Document) -> Document:
         doc["run"] = orjson.dumps(run).decode()
     definitions = [state["defs"].get(pid) for pid in live]
     texts = [t for d in definitions if d and d["active"] for t in (d["key"], d["description"]) if t is not None]
+    values = [params[pid]["value"] for pid in live]
     doc.update(
         organization_id=run["organization_id"] if run else None,
         workflow_id=run["workflow_id"] if run else None,
@@ -105,9 +106,8 @@ def finalize(doc: Document) -> Document:
         listed=run is not None and run["parent_workflow_run_id"] is None and run["copilot_session_id"] is None,
         param_ids=live,
         error_codes=sorted({c for t in state["tasks"].values() if not t["deleted"] for c in t["codes"]}),
-        search_run_id=searchable(doc["workflow_run_id"]),
-        search_params=[searchable(t) for t in texts],
-        search_values=[searchable(params[pid]["value"]) for pid in live if params[pid]["value"] is not None],
-        search_headers=searchable(state["headers_text"]) if state["headers_text"] is not None else None,
+        # Every searched text as one value of one field: one wildcard clause per query (four fields' clauses
+        # together passed OpenSearch's 1,024-clause limit for long search keys), matched value by value.
+        search_text=[searchable(t) for t in (doc["workflow_run_id"], *texts, *values, state["headers_text"]) if t is not None],
     )
     return doc

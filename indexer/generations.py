@@ -152,7 +152,7 @@ def expected_documents(settings: Settings, cut: dict[TopicPartition, int]) -> di
 
 
 SEARCHED = ("workflow_run_id", "organization_id", "workflow_id", "status", "listed", "created_at_us", "param_ids",
-            "error_codes", "search_run_id", "search_params", "search_values", "search_headers", "run")
+            "error_codes", "search_text", "run")
 
 
 def differences(os: OpenSearch, index: str, expected: dict[str, dict[str, Any]], sample: int | None) -> list[str]:

@@ -8,15 +8,29 @@ Timestamps are integer microseconds since the epoch (UTC); json columns are thei
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from runsearch.contract import WorkflowRun
 from runsearch.digest import sha256
 
 EPOCH = datetime(1970, 1, 1)
+# Ids become OpenSearch document ids (at most 512 bytes) and keyword terms; the platform's are ~30 bytes.
+MAX_ID_BYTES = 255
+# The API accepts error_code filters of at most 500 characters: a longer code can never be asked for,
+# and indexing it as a keyword could exceed Lucene's 32,766-byte term limit.
+MAX_ERROR_CODE_CHARS = 500
+
+
+def _bounded_id(value: str) -> str:
+    if len(value.encode()) > MAX_ID_BYTES:
+        raise ValueError(f"longer than {MAX_ID_BYTES} bytes")
+    return value
+
+
+Id = Annotated[str, AfterValidator(_bounded_id)]
 
 
 class ContractError(ValueError):
@@ -52,10 +66,10 @@ def describe(error: ValidationError) -> str:
 
 
 class WorkflowRunRow(Row):
-    workflow_run_id: str
-    workflow_id: str
-    workflow_permanent_id: str
-    organization_id: str
+    workflow_run_id: Id
+    workflow_id: Id
+    workflow_permanent_id: Id
+    organization_id: Id
     browser_session_id: str | None = None
     browser_profile_id: str | None = None
     debug_session_id: str | None = None
@@ -69,7 +83,7 @@ class WorkflowRunRow(Row):
     totp_identifier: str | None = None
     failure_reason: str | None = None
     failure_category: str | None = None
-    parent_workflow_run_id: str | None = None
+    parent_workflow_run_id: Id | None = None
     max_screenshot_scrolling_times: int | None = None
     max_elapsed_time_minutes: int | None = None
     browser_address: str | None = None
@@ -114,7 +128,7 @@ class WorkflowRunRow(Row):
 
 
 class WorkflowRow(Row):
-    workflow_id: str
+    workflow_id: Id
     title: str | None = None
 
     def data(self) -> dict[str, Any]:
@@ -122,7 +136,7 @@ class WorkflowRow(Row):
 
 
 class WorkflowParameterRow(Row):
-    workflow_parameter_id: str
+    workflow_parameter_id: Id
     key: str
     description: str | None = None
     deleted_at: int | None = None
@@ -132,8 +146,8 @@ class WorkflowParameterRow(Row):
 
 
 class WorkflowRunParameterRow(Row):
-    workflow_run_id: str
-    workflow_parameter_id: str
+    workflow_run_id: Id
+    workflow_parameter_id: Id
     value: str | None = None
 
     def data(self) -> dict[str, Any]:
@@ -141,21 +155,22 @@ class WorkflowRunParameterRow(Row):
 
 
 class TaskRow(Row):
-    task_id: str
-    workflow_run_id: str | None = None
+    task_id: Id
+    workflow_run_id: Id | None = None
     errors: str | None = None
 
     def data(self) -> dict[str, Any]:
         errors = _json_column(self, "errors")
         if errors is not None and not isinstance(errors, list):
             raise ContractError("tasks.errors is not a JSON array")
-        codes = {e["error_code"] for e in errors or () if isinstance(e, dict) and isinstance(e.get("error_code"), str)}
+        codes = {e["error_code"] for e in errors or () if isinstance(e, dict) and isinstance(e.get("error_code"), str)
+                 and len(e["error_code"]) <= MAX_ERROR_CODE_CHARS}
         return {"run_id": self.workflow_run_id, "codes": sorted(codes)}
 
 
 class AuthTokenRow(Row):
-    id: str
-    organization_id: str
+    id: Id
+    organization_id: Id
     token_type: str
     token: str
     valid: bool

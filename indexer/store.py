@@ -116,7 +116,10 @@ class OpenSearchStore:
                 if result.get("status") == 409:
                     conflicts.add(result["_id"])
                 elif result.get("status", 500) >= 300:
-                    raise WriteError(f"OpenSearch refused document {result['_id']}: {result.get('error')}")
+                    # The error's type only: its reason can quote the document's content.
+                    error = result.get("error")
+                    kind = error.get("type") if isinstance(error, dict) else error
+                    raise WriteError(f"OpenSearch refused document {result['_id']}: {kind}")
         return conflicts
 
     def ids_matching(self, index: str, query: dict[str, Any]) -> list[str]:

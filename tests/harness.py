@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
-from opensearchpy import NotFoundError, helpers
+import httpx
+from opensearchpy import NotFoundError, TransportError, helpers
 
 from demo.dataset import RowChange
 from indexer import store
@@ -44,8 +50,42 @@ def documents(settings: Settings, index: str) -> dict[str, dict]:
 
 
 def count(settings: Settings, index: str) -> int:
-    """Documents in an index, 0 while it does not exist yet."""
+    """Documents in an index, 0 while it does not exist yet or its shard is still starting (503)."""
     try:
         return store.client(settings.opensearch_url).count(index=index)["count"]
     except NotFoundError:
         return 0
+    except TransportError as err:
+        if err.status_code == 503:
+            return 0
+        raise
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def served_api(settings: Settings, log: Path) -> Iterator[str]:
+    """The real API (uvicorn) as a process of its own on a free loopback port; yields its base URL."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "runsearch.cli", "api"],
+                            env=process_env(settings, RUNSEARCH_API_PORT=str(port)),
+                            stdout=subprocess.DEVNULL, stderr=log.open("ab"))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

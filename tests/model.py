@@ -50,6 +50,8 @@ def expected(rows: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, 
             "values": sorted(p["value"] for p in values[rid] if p["value"] is not None),
             "headers": run["extra_http_headers"],
         }
+        out[rid]["search_text"] = sorted([rid, *texts, *out[rid]["values"], *([run["extra_http_headers"]]
+                                                                           if run["extra_http_headers"] is not None else [])])
     return out
 
 
@@ -62,9 +64,11 @@ def facts(doc: dict[str, Any]) -> dict[str, Any]:
         "organization_id": doc["organization_id"], "status": doc["status"], "created_at": doc["created_at_us"],
         "listed": doc["listed"], "workflow_title": orjson.loads(doc["run"])["workflow_title"] if doc["run"] else None,
         "error_codes": doc["error_codes"],
-        "param_texts": sorted(text(t) for t in doc["search_params"]),
-        "values": sorted(text(t) for t in doc["search_values"]),
+        "param_texts": sorted(d[f] for pid in doc["param_ids"] if (d := doc["state"]["defs"].get(pid)) and d["active"]
+                              for f in ("key", "description") if d[f] is not None),
+        "values": sorted(v for pid in doc["param_ids"] if (v := doc["state"]["params"][pid]["value"]) is not None),
         "headers": doc["state"]["headers_text"] if doc["run"] else None,
+        "search_text": sorted(text(t) for t in doc["search_text"]),
     }
 
 

@@ -218,7 +218,7 @@ def test_hostile_search_keys_are_literal(world: World, term: str) -> None:
     assert world.ids(key=f"gen_{org}", search_key=term, page_size=100) == want
 
 
-def test_a_too_repetitive_search_key_is_a_clear_422(world: World) -> None:
-    response = world.client.get("/v1/agents/runs", params={"search_key": "x" * 500}, headers={"x-api-key": world.keys["a"]})
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["query", "search_key"] and "repetitive" in response.json()["detail"][0]["msg"]
+@pytest.mark.parametrize("term", ["x" * 500, "X" * 499 + " ", "ab" * 250, " " + "AB" * 249 + "a"])
+def test_long_repetitive_search_keys_are_searched(world: World, term: str) -> None:
+    """Their matchers take more work to build than OpenSearch allows by default; the query raises the limit."""
+    assert world.ids(search_key=term) == ["wr_a08"]

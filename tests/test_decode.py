@@ -70,6 +70,12 @@ def test_task_errors_give_string_codes_only() -> None:
     assert one("tasks", {"task_id": "t", "workflow_run_id": "wr_1", "errors": errors}).data["codes"] == ["A", "B"]
 
 
+def test_error_codes_longer_than_any_filter_are_not_kept() -> None:
+    """The API takes error_code filters of up to 500 characters; a longer code could never match one."""
+    errors = orjson.dumps([{"error_code": "E" * 500}, {"error_code": "E" * 501}, {"error_code": "😀" * 10_000}]).decode()
+    assert one("tasks", {"task_id": "t", "workflow_run_id": "wr_1", "errors": errors}).data["codes"] == ["E" * 500]
+
+
 def test_tokens_keep_only_a_digest() -> None:
     data = one("organization_auth_tokens", {"id": "t", "organization_id": "o", "token_type": "api", "token": "secret-x",
                                             "valid": True, "deleted_at": None}).data
@@ -103,8 +109,13 @@ KEY = b'{"workflow_run_id": "wr_1"}'
     ("tasks", b'{"task_id": "t"}', orjson.dumps({"op": "c", "after": {"task_id": "t", "errors": "{}"},
                                                  "source": {"lsn": 1}}), "not a JSON array"),
     ("audit_log", KEY, envelope(), "unknown table"),
+    ("workflow_runs", KEY, envelope(source={"lsn": 5, "table": "tasks"}), "event of table 'tasks' on the topic of table"),
+    ("workflow_runs", None, envelope({**RUN, "workflow_run_id": "r" * 256}), "longer than 255 bytes"),
+    ("workflow_runs", KEY, envelope({**RUN, "organization_id": "é" * 128}), "organization_id: Value error, longer than 255"),
+    ("tasks", b'{"task_id": "t"}', orjson.dumps({"op": "c", "after": {"task_id": "t", "workflow_run_id": "r" * 300},
+                                                 "source": {"lsn": 1}}), "workflow_run_id"),
 ])
-def test_poison_has_a_reason(table: str, key: bytes, value: bytes, reason: str) -> None:
+def test_poison_has_a_reason(table: str, key: bytes | None, value: bytes, reason: str) -> None:
     with pytest.raises(Poison, match=reason):
         decode(table, key, value)
 

@@ -1,4 +1,4 @@
-"""Through real Kafka into real OpenSearch: convergence, restarts, poison messages."""
+"""Through real Kafka into real OpenSearch: convergence under reordering, crashes, restarts and outages."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-import orjson
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from opensearchpy import NotFoundError
 from prometheus_client import REGISTRY
 
@@ -42,31 +41,6 @@ def test_shuffled_duplicated_history_converges(settings: Settings) -> None:
     drain(indexer)
     indexer.close()
     assert_converged(settings, expected(final_rows(history.changes)))
-
-
-def test_poison_goes_to_dead_letters_and_later_events_apply(settings: Settings) -> None:
-    history = generate(runs=20, organizations=1, seed=5)
-    produce(settings, history.changes[:10])
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
-    poison = [b"{not json", b"\xff\xfe", orjson.dumps({"op": "x", "after": {}, "source": {"lsn": 1}})]
-    for value in poison:
-        producer.send(settings.topic("workflow_runs"), key=b'{"workflow_run_id": "wr_bad"}', value=value)
-    producer.flush()
-    produce(settings, history.changes[10:])
-    indexer = Indexer(settings)
-    drain(indexer)
-    indexer.close()
-    assert_converged(settings, expected(final_rows(history.changes)))
-    dead = KafkaConsumer(settings.deadletter_topic, bootstrap_servers=settings.kafka_bootstrap,
-                         auto_offset_reset="earliest", consumer_timeout_ms=5000)
-    letters = [orjson.loads(m.value) for m in dead]
-    dead.close()
-    assert sorted(l["reason"].split(":")[0] for l in letters) == ["unknown op 'x'", "value is not valid JSON (UTF-8)",
-                                                                  "value is not valid JSON (UTF-8)"]
-    assert all(l["topic"] == settings.topic("workflow_runs") and l["offset"] >= 0 for l in letters)
-    counted = REGISTRY.get_sample_value("runsearch_indexer_events_total",
-                                        {"topic": settings.topic("workflow_runs"), "outcome": "deadlettered"})
-    assert counted == 3
 
 
 def test_opensearch_unreachable_for_a_while_loses_nothing(settings: Settings) -> None:

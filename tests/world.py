@@ -60,6 +60,7 @@ def build(secret: str) -> tuple[History, dict[str, str]]:
               ("wr_a04", "p_note_o_alpha", "child-only-marker"),
               ("wr_a05", "p_note_o_alpha", "copilot-only-marker"),
               ("wr_a06", "p_note_o_alpha", "naïve Straße İstanbul"),
+              ("wr_a08", "p_note_o_alpha", "x" * 600 + " " + "ab" * 300),  # matchers of long repetitive terms
               ("wr_b01", "p_login_o_beta", "https://login.example.com/ÉCOLE")]
     for run_id, pid, value in values:
         h.add("workflow_run_parameters", "c", {"workflow_run_id": run_id, "workflow_parameter_id": pid, "value": value})
