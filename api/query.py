@@ -43,6 +43,12 @@ def substring_pattern(term: str) -> str:
     return f".*{literal}.*"
 
 
+def search_clause(term: str) -> dict[str, Any]:
+    """The runs having `term` as a case-insensitive substring of one of their searched texts."""
+    return {"regexp": {SEARCH_FIELD: {"value": substring_pattern(term), "flags": "NONE",
+                                      "max_determinized_states": MAX_DETERMINIZED_STATES}}}
+
+
 def translate(organization_id: str, filters: RunFilters, page: int, page_size: int, max_window: int) -> dict[str, Any]:
     if page * page_size > max_window:
         raise PageTooDeep(f"page * page_size must not exceed {max_window}: only the first {max_window} runs of a "
@@ -58,8 +64,7 @@ def translate(organization_id: str, filters: RunFilters, page: int, page_size: i
     if filters.search_key and BACKSLASH_STAND_IN in filters.search_key:
         clauses.append({"match_none": {}})  # the stand-in never stands for itself (see runsearch.searchable)
     elif filters.search_key:
-        clauses.append({"regexp": {SEARCH_FIELD: {"value": substring_pattern(filters.search_key), "flags": "NONE",
-                                                  "max_determinized_states": MAX_DETERMINIZED_STATES}}})
+        clauses.append(search_clause(filters.search_key))
     return {
         "query": {"bool": {"filter": clauses}},
         "sort": SORT,

@@ -14,7 +14,7 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
-from api.query import SEARCH_FIELD, RunFilters, substring_pattern
+from api.query import RunFilters, search_clause
 from bench.snapshot import Snapshot
 from demo.dataset import ERROR_CODES
 
@@ -79,7 +79,7 @@ def _candidates(texts: list[str], length: int, rng: random.Random, count: int) -
 
 def _count(os: OpenSearch, index: str, organization: str, term: str) -> int:
     query = {"bool": {"filter": [{"term": {"organization_id": organization}}, {"term": {"listed": True}},
-                                 {"wildcard": {SEARCH_FIELD: {"value": substring_pattern(term)}}}]}}
+                                 search_clause(term)]}}
     return os.count(index=index, body={"query": query})["count"]
 
 
