@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test up down status clean bench bench-quick
+.PHONY: run test soak up down status clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,9 +26,14 @@ down: $(STAMP)
 status: $(STAMP)
 	$(BIN)/runsearch stack status
 
-## test: unit tests and integration tests against real OpenSearch and Kafka
+## test: unit tests and integration tests against real OpenSearch and Kafka (a few minutes)
 test: $(STAMP)
 	$(BIN)/pytest
+
+## soak: the long suite (repeated crashes, sustained load, memory over a million events) and 2,000
+## schemathesis examples per fuzz test (about half an hour)
+soak: $(STAMP)
+	RUNSEARCH_FUZZ_EXAMPLES=2000 $(BIN)/pytest -s -m "soak or fuzz"
 
 ## bench: runsearch against the platform's SQL on PostgreSQL at RUNS runs (default 1,000,000; ~1 h here)
 RUNS ?= 1000000

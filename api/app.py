@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import docs
 from api.auth import Authenticator, InvalidCredentials
+from api.limits import RequestLimits
 from api.query import PageTooDeep, RunFilters, translate
 from mappings import Names
 from runsearch.contract import WorkflowRun
@@ -142,5 +143,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(AccessLog)
+    app.add_middleware(RequestLimits)
+    app.add_middleware(AccessLog)  # added last: outermost, so refused requests are logged and measured too
     return app

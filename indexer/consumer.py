@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import CommitFailedError, KafkaError
+from kafka.errors import KafkaError
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import TransportError
 from prometheus_client import start_http_server
@@ -86,12 +86,12 @@ class Indexer:
         self.stopping.set()
 
     def _retry(self, what: str, action: Callable[[], T]) -> T | None:
-        """`action()`, repeated until it succeeds, backing off while OpenSearch fails; None if stopped first."""
+        """`action()`, repeated until it succeeds, backing off while OpenSearch or Kafka fails; None if stopped first."""
         delay = 0.5
         while not self.stopping.is_set():
             try:
                 return action()
-            except (OpenSearchConnectionError, TransportError, store.WriteError) as err:
+            except (OpenSearchConnectionError, TransportError, store.WriteError, KafkaError) as err:
                 metrics.RETRIES.inc()
                 log.warning(f"{what} failed, retrying", extra={"fields": {"error": type(err).__name__,
                                                                           "detail": str(err)[:300], "in_s": delay}})
@@ -116,19 +116,26 @@ class Indexer:
 
     def _apply(self, messages: list[ConsumerRecord]) -> None:
         decoded = decode_batch(messages, self.tables)
-        for entry in decoded.dead if not self.rebuild else ():
-            self.producer.send(self.settings.deadletter_topic, entry)
         with metrics.BATCH_SECONDS.time():
             outcome = self._retry("applying a batch", lambda: self.pipeline.apply(decoded.changes))
-        if outcome is None:
+        dead = decoded.dead if not self.rebuild else []
+        if outcome is None or (dead and self._retry("sending dead letters", lambda: self._send(dead)) is None):
             return  # stopping with the batch unapplied: it is not committed, and will come again
-        self.producer.flush()
         try:
             self.consumer.commit()
-        except CommitFailedError:
-            # The group rebalanced meanwhile; the new owner gets the batch again, which is harmless.
-            log.warning("commit failed after a rebalance; the batch will be delivered again")
+        except KafkaError as err:
+            # A rebalance or a broker away: the batch is delivered again (to us or the partition's new owner),
+            # which is harmless, as applying is idempotent.
+            log.warning("commit failed; the batch will be delivered again", extra={"fields": {"error": type(err).__name__}})
         self._count(decoded, outcome)
+
+    def _send(self, entries: list[bytes]) -> bool:
+        """Every dead letter acknowledged by the broker (raises if one is not, to be retried: at-least-once)."""
+        futures = [self.producer.send(self.settings.deadletter_topic, entry) for entry in entries]
+        self.producer.flush()
+        for future in futures:
+            future.get(timeout=0)
+        return True
 
     def _count(self, decoded: Decoded, outcome: Outcome) -> None:
         topics = {self.settings.topic(c.table): c.table for c in decoded.changes}

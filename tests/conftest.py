@@ -36,6 +36,11 @@ def _testcontainers() -> Iterator[dict[str, str]]:
                "RUNSEARCH_KAFKA_BOOTSTRAP": broker.get_bootstrap_server()}
 
 
+def _test_stack() -> Stack:
+    return Stack(Settings(stack_dir=".stack-test", opensearch_url=TEST_PORTS["RUNSEARCH_OPENSEARCH_URL"],
+                          kafka_bootstrap=TEST_PORTS["RUNSEARCH_KAFKA_BOOTSTRAP"]))
+
+
 @pytest.fixture(scope="session")
 def servers() -> Iterator[dict[str, str]]:
     """Addresses of a running OpenSearch and Kafka."""
@@ -50,8 +55,7 @@ def servers() -> Iterator[dict[str, str]]:
             pytest.exit(f"RUNSEARCH_TEST_STACK asked to reuse servers, but {given} do not answer", 2)
         yield given
         return
-    stack = Stack(Settings(stack_dir=".stack-test", opensearch_url=TEST_PORTS["RUNSEARCH_OPENSEARCH_URL"],
-                           kafka_bootstrap=TEST_PORTS["RUNSEARCH_KAFKA_BOOTSTRAP"]))
+    stack = _test_stack()
     stack.down()  # a previous run that was killed may have left its servers running
     stack.wipe()  # every session starts from empty servers
     stack.up()
@@ -79,3 +83,16 @@ def isolated_settings(servers: dict[str, str]) -> Settings:
 @pytest.fixture
 def settings(servers: dict[str, str]) -> Settings:
     return isolated_settings(servers)
+
+
+@pytest.fixture
+def local_stack(servers: dict[str, str]) -> Iterator[Stack]:
+    """The servers this session started, for tests that stop and restart them (skipped on reused servers).
+    Both are running again when the test ends."""
+    stack = _test_stack()
+    if not (stack.opensearch.alive() and stack.kafka.alive()):
+        pytest.skip("restarts need the servers this test session started, not reused ones")
+    try:
+        yield stack
+    finally:
+        stack.up()

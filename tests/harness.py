@@ -16,6 +16,8 @@ from opensearchpy import NotFoundError, TransportError, helpers
 
 from demo.dataset import RowChange
 from indexer import store
+from indexer.generations import committed_offsets, end_offsets
+from mappings import Names
 from demo.publish import publish
 from indexer.consumer import Indexer
 from runsearch.settings import Settings
@@ -89,3 +91,33 @@ def served_api(settings: Settings, log: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def indexer_process(settings: Settings, log: Path, **env: str) -> subprocess.Popen:
+    """A real indexer process (`runsearch indexer`) with these settings; `env` adds RUNSEARCH_* overrides."""
+    return subprocess.Popen([sys.executable, "-m", "runsearch.cli", "indexer"], env=process_env(settings, **env),
+                            stdout=subprocess.DEVNULL, stderr=log.open("ab"))
+
+
+def wait_for_documents(settings: Settings, at_least: int, procs: list[subprocess.Popen], log: Path,
+                       timeout: float = 60) -> None:
+    """Until the runs index holds `at_least` documents (the indexers must keep running meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while count(settings, Names(settings.index_prefix).write_alias("runs")) < at_least:
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), log.read_text()[-3000:]
+        time.sleep(0.2)
+
+
+def committed_up_to(settings: Settings, ends: dict) -> bool:
+    """Whether the live group has committed these offsets (or beyond) on every partition."""
+    committed = committed_offsets(settings, settings.consumer_group)
+    return all(committed[tp] >= end for tp, end in ends.items())
+
+
+def wait_until_committed(settings: Settings, procs: list[subprocess.Popen], log: Path, timeout: float = 300) -> None:
+    """Until the live group has committed every offset of the topics as they are now."""
+    ends = end_offsets(settings)
+    deadline = time.monotonic() + timeout
+    while not committed_up_to(settings, ends):
+        assert time.monotonic() < deadline and any(p.poll() is None for p in procs), log.read_text()[-3000:]
+        time.sleep(1)

@@ -27,7 +27,7 @@ from indexer.consumer import Indexer
 from tests.conftest import isolated_settings
 from tests.harness import drain, produce, served_api
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.fuzz]
 
 EXAMPLES = int(os.environ.get("RUNSEARCH_FUZZ_EXAMPLES", "150"))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from demo.dataset import final_rows, generate
 from indexer.consumer import Indexer
 from mappings import Names
 from runsearch.settings import Settings
-from tests.harness import count, documents, drain, process_env, produce
+from tests.harness import documents, drain, indexer_process, produce, wait_for_documents
 from tests.model import assert_documents_match, expected
 
 pytestmark = pytest.mark.integration
@@ -67,12 +66,9 @@ def test_opensearch_unreachable_for_a_while_loses_nothing(settings: Settings) ->
 
 def _start_indexer(settings: Settings, log: Path) -> subprocess.Popen:
     """A real indexer process; returns once it has written its first documents."""
-    proc = subprocess.Popen([sys.executable, "-m", "runsearch.cli", "indexer"], env=process_env(settings, RUNSEARCH_BATCH_SIZE="300"),
-                            stdout=subprocess.DEVNULL, stderr=log.open("ab"))
-    alias = Names(settings.index_prefix).write_alias("runs")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not count(settings, alias):
-        time.sleep(0.2)
+    log.touch()
+    proc = indexer_process(settings, log, RUNSEARCH_BATCH_SIZE="300")
+    wait_for_documents(settings, 1, [proc], log)
     return proc
 
 
