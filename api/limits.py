@@ -1,13 +1,15 @@
 """Request size limits, checked before anything else runs: a URL or headers far beyond what any valid
-request needs (a 500-character search key, one API key) are refused at once, without authentication
-or a search. Plain ASGI, as cheap as the check itself."""
+request needs are refused at once, without authentication or a search. Plain ASGI, as cheap as the check.
+
+The largest valid URL holds a 500-character `search_key` and `error_code` of 4-byte characters, each
+percent-encoded: about 12 KB, hence 32 KiB."""
 
 from __future__ import annotations
 
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-MAX_URL_BYTES = 8 * 1024
+MAX_URL_BYTES = 32 * 1024
 MAX_HEADER_BYTES = 16 * 1024
 
 

@@ -34,9 +34,10 @@ def _get(api: tuple[str, int], path: str, headers: dict[str, str]) -> tuple[int,
 
 
 @pytest.mark.parametrize("path, headers, status", [
-    ("/v1/agents/runs?search_key=" + "a" * 9_000, {}, 414),
+    ("/v1/agents/runs?search_key=" + "a" * 40_000, {}, 414),
     ("/v1/agents/runs?search_key=" + "a" * 100_000, {}, 400),  # refused by the HTTP parser itself
-    ("/v1/agents/runs?" + "&".join(["status=failed"] * 700), {}, 414),
+    ("/v1/agents/runs?" + "&".join(["status=failed"] * 2_600), {}, 414),
+    ("/v1/agents/runs?search_key=" + "%F0%9F%9A%80" * 500 + "&error_code=" + "%F0%9F%9A%80" * 500, {}, 403),  # the largest valid URL
     ("/v1/agents/runs", {"x-api-key": "k" * 1_000_000}, 431),
     ("/v1/agents/runs", {f"x-filler-{i}": "v" * 100 for i in range(500)}, 431),
     ("/v1/agents/runs", {"x-api-key": "not-a-key"}, 403),  # within the limits: answered as usual
