@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import docs
 from api.auth import Authenticator, InvalidCredentials
 from api.limits import RequestLimits
-from api.query import PageTooDeep, RunFilters, translate
+from api.query import PageTooDeep, translate
 from mappings import Names
 from runsearch.contract import WorkflowRun
 from runsearch.settings import Settings, get_settings
@@ -88,15 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def get_workflow_runs(
         request: Request,
+        asked: Annotated[docs.Listing, Depends(docs.listing)],
         organization_id: Annotated[str, Depends(organization)],
-        page: docs.Page = 1,
-        page_size: docs.PageSize = 10,
-        status: docs.Status = None,
-        search_key: docs.SearchKey = None,
-        error_code: docs.ErrorCode = None,
     ) -> Response:
-        filters = RunFilters(tuple(s.value for s in status or ()), search_key or None, error_code or None)
-        body = translate(organization_id, filters, page, page_size, settings.max_result_window)
+        body = translate(organization_id, asked.filters, asked.page, asked.page_size, settings.max_result_window)
         try:
             found = await request.app.state.os.search(index=names.read_alias("runs"), body=body,
                                                       params={"filter_path": "hits.hits._source.run"})

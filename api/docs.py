@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Header, Query
 
+from api.query import RunFilters
 from runsearch.contract import WorkflowRunStatus
 
 DESCRIPTION = """List workflow runs across all workflows for the current organization.
@@ -45,3 +47,20 @@ SearchKey = Annotated[str | None, Query(max_length=500, description=SEARCH_KEY,
 ErrorCode = Annotated[str | None, Query(max_length=500, description=ERROR_CODE,
                                         examples=["INVALID_CREDENTIALS", "LOGIN_FAILED", "CAPTCHA_DETECTED"])]
 ApiKey = Annotated[str | None, Header(alias="x-api-key", description=API_KEY)]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a request asks for: the filters and the page."""
+
+    filters: RunFilters
+    page: int
+    page_size: int
+
+
+async def listing(page: Page = 1, page_size: PageSize = 10, status: Status = None, search_key: SearchKey = None,
+                  error_code: ErrorCode = None) -> Listing:
+    """The request's parameters as a dependency, shared by every endpoint of this shape. An empty
+    `search_key` or `error_code` filters nothing. Async: a plain function would run in a thread pool."""
+    filters = RunFilters(tuple(s.value for s in status or ()), search_key or None, error_code or None)
+    return Listing(filters, page, page_size)

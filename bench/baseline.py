@@ -14,7 +14,6 @@ from psycopg_pool import AsyncConnectionPool
 
 from api import docs
 from api.auth import InvalidCredentials, claimed_organization
-from api.query import RunFilters
 from bench.platform import AUTHENTICATE, list_runs, row_from_database
 from indexer.rows import WorkflowRunRow
 
@@ -47,15 +46,10 @@ def create_baseline_app(dsn: str, jwt_secret: str) -> FastAPI:
     @app.get("/v1/agents/runs")
     async def get_workflow_runs(
         request: Request,
+        asked: Annotated[docs.Listing, Depends(docs.listing)],
         organization_id: Annotated[str, Depends(organization)],
-        page: docs.Page = 1,
-        page_size: docs.PageSize = 10,
-        status: docs.Status = None,
-        search_key: docs.SearchKey = None,
-        error_code: docs.ErrorCode = None,
     ) -> Response:
-        filters = RunFilters(tuple(s.value for s in status or ()), search_key or None, error_code or None)
-        sql, params = list_runs(organization_id, filters, page, page_size)
+        sql, params = list_runs(organization_id, asked.filters, asked.page, asked.page_size)
         async with request.app.state.pool.connection() as conn:
             rows = await (await conn.execute(sql, params)).fetchall()
         return Response(orjson.dumps([render(r) for r in rows]), media_type="application/json")

@@ -16,9 +16,8 @@ from typing import Annotated, Any, get_args, get_origin
 import orjson
 
 from api.query import RunFilters
-from indexer.rows import EPOCH, PRIMARY_KEYS, ROW_MODELS
+from indexer.rows import EPOCH, JSON_COLUMNS, PRIMARY_KEYS, ROW_MODELS
 
-JSON_COLUMNS = frozenset({"extra_http_headers", "cdp_connect_headers", "failure_category", "script_run", "errors"})
 
 # The platform's secondary indexes that serve this endpoint.
 INDEXES = [

@@ -22,6 +22,9 @@ MAX_ID_BYTES = 255
 # The API accepts error_code filters of at most 500 characters: a longer code can never be asked for,
 # and indexing it as a keyword could exceed Lucene's 32,766-byte term limit.
 MAX_ERROR_CODE_CHARS = 500
+# Columns of the platform's `json` type: the connector sends their JSON text as a string.
+RUN_JSON_COLUMNS = ("extra_http_headers", "cdp_connect_headers", "failure_category", "script_run")
+JSON_COLUMNS = frozenset({*RUN_JSON_COLUMNS, "errors"})
 
 
 def _bounded_id(value: str) -> str:
@@ -117,7 +120,7 @@ class WorkflowRunRow(Row):
             ignore_inherited_workflow_system_prompt=bool(self.ignore_inherited_workflow_system_prompt),
             credits_used=self.credits_used or 0,
             cached_credits_used=self.cached_credits_used or 0,
-            **{c: _json_column(self, c) for c in ("extra_http_headers", "cdp_connect_headers", "failure_category", "script_run")},
+            **{c: _json_column(self, c) for c in RUN_JSON_COLUMNS},
             **{c: _timestamp(getattr(self, c)) for c in ("queued_at", "started_at", "finished_at", "created_at", "modified_at")},
         )
         try:
