@@ -1,12 +1,17 @@
 """Filters of `GET /v1/agents/runs` -> one OpenSearch search body. Pure.
 
 Every clause sits in `bool.filter` (all must hold, no scoring). The search term is matched as a
-literal substring by a `regexp` query on the `wildcard` field: every regular-expression operator is
-escaped, a backslash becomes the stand-in the indexer stores (see runsearch.searchable), and case
-folding is the field's lowercase normalizer, which OpenSearch applies to the pattern too.
+literal, case-insensitive substring through n-grams of the searched texts (mappings/runs.json):
 
-Why `regexp` and not `wildcard`: both build the same matcher, but only `regexp` lets the query raise
-the determinization limit; with the default one, a long repetitive term (400 x "x") was refused.
+- 3 characters or more: a phrase of the term's trigrams on `search_text`, whose positions are the
+  trigrams' start offsets, so consecutive positions mean consecutive characters: the phrase matches
+  exactly the texts containing the term. (Each text is one value; values are 100 positions apart, so
+  no phrase spans two of them.)
+- 1 or 2 characters: every 1- and 2-gram of the term on `search_text.short`; a text holding the term's
+  own n-gram (the term itself) holds the others too, so this is exact as well.
+
+Both sides are analysed by OpenSearch (n-grams of code points, then Lucene's lowercasing), so the term
+needs no escaping: no character is an operator.
 """
 
 from __future__ import annotations
@@ -14,9 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from runsearch.searchable import BACKSLASH_STAND_IN, searchable
-
 SEARCH_FIELD = "search_text"  # the run id, live parameter keys and descriptions, parameter values, header text
+TRIGRAM = 3
 SORT = [{"created_at_us": {"order": "desc"}}, {"workflow_run_id": {"order": "desc"}}]
 
 
@@ -31,22 +35,11 @@ class RunFilters:
     error_code: str | None = None
 
 
-REGEXP_OPERATORS = frozenset('.?+*|{}[]()"\\#@&<>~^$')
-# The matcher of `.*term.*` has at most one state per character of the term (500 at most), but building
-# it for a repetitive term takes more work than the default limit (10,000) allows.
-MAX_DETERMINIZED_STATES = 1_000_000
-
-
-def substring_pattern(term: str) -> str:
-    """A Lucene regular expression matching the texts that contain `term`, every character literal."""
-    literal = "".join(f"\\{c}" if c in REGEXP_OPERATORS else c for c in searchable(term))
-    return f".*{literal}.*"
-
-
 def search_clause(term: str) -> dict[str, Any]:
     """The runs having `term` as a case-insensitive substring of one of their searched texts."""
-    return {"regexp": {SEARCH_FIELD: {"value": substring_pattern(term), "flags": "NONE",
-                                      "max_determinized_states": MAX_DETERMINIZED_STATES}}}
+    if len(term) >= TRIGRAM:
+        return {"match_phrase": {SEARCH_FIELD: {"query": term}}}
+    return {"match": {f"{SEARCH_FIELD}.short": {"query": term, "operator": "and"}}}
 
 
 def translate(organization_id: str, filters: RunFilters, page: int, page_size: int, max_window: int) -> dict[str, Any]:
@@ -61,9 +54,7 @@ def translate(organization_id: str, filters: RunFilters, page: int, page_size: i
         clauses.append({"terms": {"status": sorted(set(filters.statuses))}})
     if filters.error_code:
         clauses.append({"term": {"error_codes": filters.error_code}})
-    if filters.search_key and BACKSLASH_STAND_IN in filters.search_key:
-        clauses.append({"match_none": {}})  # the stand-in never stands for itself (see runsearch.searchable)
-    elif filters.search_key:
+    if filters.search_key:
         clauses.append(search_clause(filters.search_key))
     return {
         "query": {"bool": {"filter": clauses}},

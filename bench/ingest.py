@@ -10,7 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from opensearchpy import OpenSearch, helpers
+from prometheus_client.parser import text_string_to_metric_families
 
 from demo.dataset import RowChange
 from demo.publish import publish
@@ -32,6 +34,7 @@ class Indexed:
     events: int  # in the topics when the indexers started
     documents: int
     seconds: float
+    writes: int  # documents written by the indexers, rewrites included
 
     @property
     def events_per_second(self) -> float:
@@ -86,7 +89,15 @@ def index_backlog(settings: Settings, os_client: OpenSearch, procs: list[Managed
     runs = Names(settings.index_prefix).read_alias("runs")
     os_client.indices.refresh(index=runs)
     seconds = time.perf_counter() - started
-    return Indexed(len(procs), sum(ends.values()), os_client.count(index=runs)["count"], seconds)
+    writes = sum(_documents_written(settings.indexer_metrics_port + i) for i in range(len(procs)))
+    return Indexed(len(procs), sum(ends.values()), os_client.count(index=runs)["count"], seconds, writes)
+
+
+def _documents_written(metrics_port: int) -> int:
+    text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+    return int(sum(sample.value for family in text_string_to_metric_families(text)
+                   if family.name == "runsearch_indexer_documents_written" for sample in family.samples
+                   if sample.name.endswith("_total")))
 
 
 def bulk_ceiling(settings: Settings, os_client: OpenSearch, sample: int) -> Ceiling:

@@ -45,7 +45,8 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
         ("≤ baseline + 2 ms at p50 where PostgreSQL uses an index", f"worst {gap:+.1f} ms ({worst_gap['name']})", gap <= 2),
         ("own layers ≤ 3 ms over OpenSearch's took at p50", f"worst {extra:.1f} ms ({overhead['name']})", extra <= 3),
         ("ingest ≥ 50% of the bulk ceiling", f"{ingest['share_of_ceiling']:.0%} ({ingest['documents_per_second']:,.0f} vs "
-         f"{ingest['ceiling_documents_per_second']:,.0f} documents/s)", ingest["share_of_ceiling"] >= 0.5),
+         f"{ingest['ceiling_documents_per_second']:,.0f} documents/s; each written "
+         f"{ingest['writes_per_document']:.1f} times)", ingest["share_of_ceiling"] >= 0.5),
         ("full build of 1,000,000 runs < 30 min", f"{ingest['seconds'] / 60:.1f} min for {ingest['documents']:,} runs"
          f" ({ingest['events_per_second']:,.0f} events/s)", results["dataset"]["runs"] >= 1_000_000 and ingest["seconds"] < 1800),
         ("freshness p99 ≤ 2 s at 1,000 events/s", f"p50 {fresh['latency_ms'].get('p50', float('nan')):.0f} / p99 {fresh_p99:.0f} ms"

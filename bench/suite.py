@@ -139,7 +139,7 @@ class Bench:
         results["ingest"] = {
             "processes": indexed.processes, "events": indexed.events, "documents": indexed.documents,
             "seconds": indexed.seconds, "events_per_second": indexed.events_per_second,
-            "documents_per_second": indexed.documents_per_second,
+            "documents_per_second": indexed.documents_per_second, "writes_per_document": indexed.writes / indexed.documents,
             "ceiling_documents": ceiling.documents, "ceiling_seconds": ceiling.seconds,
             "ceiling_documents_per_second": ceiling.documents_per_second,
             "share_of_ceiling": indexed.documents_per_second / ceiling.documents_per_second,

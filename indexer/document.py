@@ -14,7 +14,6 @@ import orjson
 
 from indexer.decode import Change
 from indexer.records import Record
-from runsearch.searchable import searchable
 
 Document = dict[str, Any]
 
@@ -106,8 +105,7 @@ def finalize(doc: Document) -> Document:
         listed=run is not None and run["parent_workflow_run_id"] is None and run["copilot_session_id"] is None,
         param_ids=live,
         error_codes=sorted({c for t in state["tasks"].values() if not t["deleted"] for c in t["codes"]}),
-        # Every searched text as one value of one field: one wildcard clause per query (four fields' clauses
-        # together passed OpenSearch's 1,024-clause limit for long search keys), matched value by value.
-        search_text=[searchable(t) for t in (doc["workflow_run_id"], *texts, *values, state["headers_text"]) if t is not None],
+        # Every searched text as one value of one field: one clause per query, matched value by value.
+        search_text=[t for t in (doc["workflow_run_id"], *texts, *values, state["headers_text"]) if t is not None],
     )
     return doc

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
 
     # --- indexer -----------------------------------------------------------------------
     batch_size: int = Field(20000, ge=1, description="Most events the indexer polls and applies per batch (large batches merge the events of a run into one write while a backlog drains)")
+    hold_max_ms: int = Field(1000, ge=0, description="Longest an event waits for older events of other topics before it is applied anyway (events are applied in step across topics, so that one run's events share a batch)")
     poll_timeout_ms: int = Field(500, ge=1, description="How long one poll waits for events")
     indexer_metrics_port: int = Field(9108, description="Port of the indexer's Prometheus `/metrics` (0 disables)")
     retry_max_seconds: float = Field(30.0, gt=0, description="Longest back-off between retries while OpenSearch is unreachable")
@@ -67,7 +68,7 @@ class Settings(BaseSettings):
     # --- local stack ---------------------------------------------------------------------
     stack_dir: Path = Field(Path(".stack"), description="Folder of the local stack's pid files, logs and Kafka data")
     cache_dir: Path = Field(default_factory=_default_cache_dir, description="Download cache of the OpenSearch and Kafka distributions")
-    opensearch_version: str = Field("2.19.6", description="OpenSearch version of the local stack (>= 2.15 for `wildcard`)")
+    opensearch_version: str = Field("2.19.6", description="OpenSearch version of the local stack (its `analysis-common` module is fetched alongside)")
     kafka_version: str = Field("4.1.1", description="Kafka version of the local stack (4.x, KRaft)")
     java_home: Path | None = Field(None, description="JDK for both servers (default: JAVA_HOME, else the system Java 17)")
     opensearch_heap: str = Field("1g", description="OpenSearch heap size")

@@ -9,6 +9,19 @@ import zipfile
 from pathlib import Path
 
 OPENSEARCH_ARTIFACT = "org.opensearch.distribution.integ-test-zip:opensearch:{version}:zip"
+# The minimal distribution lacks the analysis module every full distribution ships (the runs index needs its
+# `ngram` tokenizer). Maven has its jar, not the module folder, so the folder's descriptor is written here.
+ANALYSIS_ARTIFACT = "org.opensearch.plugin:analysis-common:{version}"
+ANALYSIS_DESCRIPTOR = """description=Adds "built in" analyzers to OpenSearch.
+version={version}
+name=analysis-common
+classname=org.opensearch.analysis.common.CommonAnalysisPlugin
+java.version=11
+opensearch.version={version}
+custom.foldername=
+extended.plugins=
+has.native.controller=false
+"""
 
 # Kafka's server jars plus a log4j2 binding for its slf4j 1.x logging, so its log is readable.
 KAFKA_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -54,7 +67,7 @@ def _fill_once(target: Path, fill) -> Path:
 
 
 def opensearch_home(cache_dir: Path, version: str) -> Path:
-    """The unpacked OpenSearch distribution (no bundled JDK, no plugins)."""
+    """The unpacked OpenSearch distribution (no bundled JDK, no plugins) with the analysis module added."""
 
     def fill(staging: Path) -> None:
         _mvn(["dependency:copy", f"-Dartifact={OPENSEARCH_ARTIFACT.format(version=version)}",
@@ -70,7 +83,15 @@ def opensearch_home(cache_dir: Path, version: str) -> Path:
         for script in (staging / "bin").iterdir():
             script.chmod(0o755)  # zipfile drops the executable bits
 
-    return _fill_once(cache_dir / f"opensearch-{version}", fill)
+    home = _fill_once(cache_dir / f"opensearch-{version}", fill)
+    _fill_once(home / "modules" / "analysis-common", lambda staging: _analysis_module(staging, version))
+    return home
+
+
+def _analysis_module(staging: Path, version: str) -> None:
+    _mvn(["dependency:copy", f"-Dartifact={ANALYSIS_ARTIFACT.format(version=version)}", f"-DoutputDirectory={staging}"],
+         cwd=staging)
+    (staging / "plugin-descriptor.properties").write_text(ANALYSIS_DESCRIPTOR.format(version=version))
 
 
 def kafka_libs(cache_dir: Path, version: str) -> Path:

@@ -72,7 +72,9 @@ def start(settings: Settings, proc: Managed, libs: Path) -> int:
     props.write_text(_properties(settings, data))
     (base / "log4j2.properties").write_text(LOG4J2)
     if not (data / "meta.properties").exists():
-        fmt = _java(settings, libs, proc, base, ["kafka.tools.StorageTool", "format", "-t", _cluster_id(),
+        fmt = _java(settings, libs, proc, base, ["kafka.tools.StorageTool", "format",
+                                                 # `=`: a random id may start with "-", which would read as an option
+                                                 f"--cluster-id={_cluster_id()}",
                                                  "-c", str(props), "--standalone"])
         done = subprocess.run(fmt, capture_output=True, text=True)
         if done.returncode != 0:

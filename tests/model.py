@@ -57,9 +57,6 @@ def expected(rows: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, 
 
 def facts(doc: dict[str, Any]) -> dict[str, Any]:
     """The same facts, read back from an indexed document."""
-    def text(t: str) -> str:
-        return t.replace("\uffff", "\\")
-
     return {
         "organization_id": doc["organization_id"], "status": doc["status"], "created_at": doc["created_at_us"],
         "listed": doc["listed"], "workflow_title": orjson.loads(doc["run"])["workflow_title"] if doc["run"] else None,
@@ -68,7 +65,7 @@ def facts(doc: dict[str, Any]) -> dict[str, Any]:
                               for f in ("key", "description") if d[f] is not None),
         "values": sorted(v for pid in doc["param_ids"] if (v := doc["state"]["params"][pid]["value"]) is not None),
         "headers": doc["state"]["headers_text"] if doc["run"] else None,
-        "search_text": sorted(text(t) for t in doc["search_text"]),
+        "search_text": sorted(doc["search_text"]),
     }
 
 

@@ -9,6 +9,8 @@ import urllib.request
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
+import mappings
+from api.query import search_clause
 from runsearch.settings import Settings
 from stack import kafka as kafka_node
 
@@ -22,14 +24,16 @@ def _request(url: str, method: str = "GET", body: dict | None = None) -> dict:
         return json.load(r)
 
 
-def test_opensearch_indexes_and_searches(settings: Settings) -> None:
+def test_opensearch_indexes_and_searches_with_the_added_analysis_module(settings: Settings) -> None:
     index = f"{settings.index_prefix}-smoke"
+    body = mappings.body("runs")
     _request(f"{settings.opensearch_url}/{index}", "PUT",
-             {"mappings": {"properties": {"text": {"type": "wildcard", "normalizer": "lowercase"}}}})
-    _request(f"{settings.opensearch_url}/{index}/_doc/1?refresh=true", "PUT", {"text": "Hello ÉCOLE"})
-    found = _request(f"{settings.opensearch_url}/{index}/_search", "POST",
-                     {"query": {"wildcard": {"text": {"value": "*école*"}}}})
-    assert [h["_id"] for h in found["hits"]["hits"]] == ["1"]
+             {"settings": {"analysis": body["settings"]["analysis"]},
+              "mappings": {"properties": {"search_text": body["mappings"]["properties"]["search_text"]}}})
+    _request(f"{settings.opensearch_url}/{index}/_doc/1?refresh=true", "PUT", {"search_text": ["Hello ÉCOLE"]})
+    for term in ("o éc", "É"):
+        found = _request(f"{settings.opensearch_url}/{index}/_search", "POST", {"query": search_clause(term)})
+        assert [h["_id"] for h in found["hits"]["hits"]] == ["1"]
     assert _request(settings.opensearch_url)["version"]["number"] == settings.opensearch_version
 
 
