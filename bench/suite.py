@@ -25,6 +25,7 @@ from bench.postgres import Postgres
 from bench.snapshot import Snapshot
 from demo.dataset import api_key, organization_ids, stream
 from indexer import store
+from indexer.generations import end_offsets
 from mappings import Names
 from runsearch.settings import Settings
 from stack import opensearch
@@ -123,6 +124,9 @@ class Bench:
         published = ingest.publish_all(s, snapshot.tee(stream(o.runs, o.organizations, o.seed, s.jwt_secret)))
         gc.freeze()
         gc.enable()
+        in_topics = sum(end_offsets(s).values())
+        if in_topics != published.messages:
+            raise RuntimeError(f"published {published.messages:,} events but the topics hold {in_topics:,}")
         results["dataset"] = {"runs": len(snapshot.rows["workflow_runs"]), "events": published.messages,
                               "rows": {t: len(r) for t, r in snapshot.rows.items()},
                               "publish_seconds": published.seconds}

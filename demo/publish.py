@@ -23,17 +23,36 @@ def topics_empty(settings: Settings) -> bool:
         consumer.close()
 
 
+FLUSH_EVERY = 50_000
+
+
+class NotDelivered(RuntimeError):
+    pass
+
+
 def publish(settings: Settings, changes: Iterable[RowChange], schemas: bool = False) -> int:
-    """Send every change (deletes followed by tombstones); returns the number of messages."""
+    """Send every change (deletes followed by tombstones); returns the number of messages, all acknowledged.
+
+    A failed send only fails its future, so failures are collected and raised. Flushing every 50,000 messages keeps
+    the producer's sender thread abreast of a generator that holds the GIL: before both, 5.6 of 9.5 million messages
+    of one benchmark run never reached the broker, and nothing said so.
+    """
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=20, batch_size=256 * 1024,
                              acks="all", compression_type=None)
+    failures: list[BaseException] = []
     sent = 0
-    for change in changes:
-        for key, value in messages(change, schemas=schemas, ts_ms=int(time.time() * 1000)):
-            producer.send(settings.topic(change.table), key=key, value=value)
-            sent += 1
-    producer.flush()
-    producer.close()
+    try:
+        for change in changes:
+            for key, value in messages(change, schemas=schemas, ts_ms=int(time.time() * 1000)):
+                producer.send(settings.topic(change.table), key=key, value=value).add_errback(failures.append)
+                sent += 1
+                if sent % FLUSH_EVERY == 0:
+                    producer.flush()
+        producer.flush()
+    finally:
+        producer.close()
+    if failures:
+        raise NotDelivered(f"{len(failures):,} of {sent:,} messages were not delivered; first: {failures[0]!r}")
     return sent
 
 

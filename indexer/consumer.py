@@ -11,19 +11,18 @@ import logging
 import signal
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import TransportError
 from prometheus_client import start_http_server
 
-from indexer import deadletter, metrics, pacing, store
+from indexer import deadletter, metrics, store
 from indexer.decode import Change, Poison, decode
 from indexer.pipeline import Outcome, Pipeline
 from mappings import Names, Pinned
@@ -81,8 +80,6 @@ class Indexer:
         )
         self.producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
         self._lag_at = 0.0
-        self._buffer: dict[TopicPartition, deque[ConsumerRecord]] = {}  # polled, not applied yet (see indexer.pacing)
-        self._stalled_since: float | None = None
         self._indices_ready = self.rebuild  # a rebuild's indices are created by its caller
 
     def stop(self, *_: object) -> None:
@@ -103,39 +100,15 @@ class Indexer:
         return None
 
     def run_once(self) -> int:
-        """Poll, then apply and commit the next batch in step across topics. Returns how many events it applied."""
+        """Poll, apply and commit one batch. Returns how many messages it held."""
         if not self._indices_ready:
             self._indices_ready = bool(self._retry("creating the indices", self._ensure_indices))
-        # The buffer holds at most two batches: beyond, nothing is polled and the oldest events are applied.
-        room = 2 * self.settings.batch_size - sum(len(records) for records in self._buffer.values())
-        polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms, max_records=room) if room > 0 else {}
-        batch = self._next_batch(polled, force=room <= 0)
-        if batch:
-            self._apply(batch)
+        polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
+        messages = [rec for batch in polled.values() for rec in batch]
+        if messages:
+            self._apply(messages)
         self._update_lag()
-        return len(batch)
-
-    def _next_batch(self, polled: dict[TopicPartition, list[ConsumerRecord]], force: bool) -> list[ConsumerRecord]:
-        """Buffer what was polled and take the next batch from the buffers (see indexer.pacing)."""
-        assigned = self.consumer.assignment()
-        # Records of partitions taken away by a rebalance go to their new owner from the committed offset.
-        self._buffer = {tp: records for tp, records in self._buffer.items() if tp in assigned}
-        for tp, records in polled.items():
-            self._buffer.setdefault(tp, deque()).extend(records)
-        more = {tp for tp in assigned if (end := self.consumer.highwater(tp)) is None or self.consumer.position(tp) < end}
-        now = time.monotonic()
-        held_too_long = self._stalled_since is not None and now - self._stalled_since > self.settings.hold_max_ms / 1000
-        counts = pacing.take({tp: [r.timestamp for r in records] for tp, records in self._buffer.items()}, more,
-                             self.settings.batch_size, force=force or held_too_long)
-        batch = [self._buffer[tp].popleft() for tp, n in counts.items() for _ in range(n)]
-        waiting = any(self._buffer.values())
-        self._stalled_since = (self._stalled_since or now) if waiting and not batch else None
-        return batch
-
-    def applied_position(self, tp: TopicPartition) -> int:
-        """The offset of the next record of `tp` to apply (position minus what is buffered)."""
-        records = self._buffer.get(tp)
-        return records[0].offset if records else self.consumer.position(tp)
+        return len(messages)
 
     def _ensure_indices(self) -> bool:
         store.ensure_indices(self.os, self.names)
@@ -148,11 +121,8 @@ class Indexer:
         dead = decoded.dead if not self.rebuild else []
         if outcome is None or (dead and self._retry("sending dead letters", lambda: self._send(dead)) is None):
             return  # stopping with the batch unapplied: it is not committed, and will come again
-        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
-        for rec in messages:
-            offsets[TopicPartition(rec.topic, rec.partition)] = OffsetAndMetadata(rec.offset + 1, "", -1)
         try:
-            self.consumer.commit(offsets)
+            self.consumer.commit()
         except KafkaError as err:
             # A rebalance or a broker away: the batch is delivered again (to us or the partition's new owner),
             # which is harmless, as applying is idempotent.
@@ -185,7 +155,7 @@ class Indexer:
         if len(assigned) < sum(len(self.consumer.partitions_for_topic(t) or ()) for t in self.tables):
             return False
         ends = self.consumer.end_offsets(assigned)
-        return all(self.applied_position(tp) >= end for tp, end in ends.items())
+        return all(self.consumer.position(tp) >= end for tp, end in ends.items())
 
     def _update_lag(self) -> None:
         if time.monotonic() - self._lag_at < LAG_INTERVAL_SECONDS:
@@ -199,7 +169,7 @@ class Indexer:
         except KafkaError:
             return
         for tp in assigned:
-            metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(ends[tp] - self.applied_position(tp), 0))
+            metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(ends[tp] - self.consumer.position(tp), 0))
 
     def run(self) -> None:
         log.info("indexer started", extra={"fields": {"topics": sorted(self.tables), "group": self.consumer.config["group_id"]}})

@@ -91,7 +91,7 @@ class Rebuild:
         consumer = self.indexer.consumer
         while not self.indexer.stopping.is_set():
             assigned = consumer.assignment()
-            done = {tp: self.indexer.applied_position(tp) if tp in assigned else 0 for tp in ends}
+            done = {tp: consumer.position(tp) if tp in assigned else 0 for tp in ends}
             per_topic: dict[str, tuple[int, int]] = {}
             for tp, end in ends.items():
                 consumed, total = per_topic.get(tp.topic, (0, 0))
@@ -103,7 +103,7 @@ class Rebuild:
 
     def positions(self) -> dict[TopicPartition, int]:
         """Where the rebuild stands: every change below these offsets is applied."""
-        return {tp: self.indexer.applied_position(tp) for tp in self.indexer.consumer.assignment()}
+        return {tp: self.indexer.consumer.position(tp) for tp in self.indexer.consumer.assignment()}
 
     def close(self) -> None:
         self.indexer.close()

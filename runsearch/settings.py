@@ -52,7 +52,6 @@ class Settings(BaseSettings):
 
     # --- indexer -----------------------------------------------------------------------
     batch_size: int = Field(20000, ge=1, description="Most events the indexer polls and applies per batch (large batches merge the events of a run into one write while a backlog drains)")
-    hold_max_ms: int = Field(1000, ge=0, description="Longest an event waits for older events of other topics before it is applied anyway (events are applied in step across topics, so that one run's events share a batch)")
     poll_timeout_ms: int = Field(500, ge=1, description="How long one poll waits for events")
     indexer_metrics_port: int = Field(9108, description="Port of the indexer's Prometheus `/metrics` (0 disables)")
     retry_max_seconds: float = Field(30.0, gt=0, description="Longest back-off between retries while OpenSearch is unreachable")

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
-from opensearchpy import NotFoundError, helpers
+from opensearchpy import NotFoundError
 from prometheus_client import REGISTRY
 
 from demo.dataset import final_rows, generate
@@ -126,21 +126,3 @@ def test_two_indexers_in_one_group_converge(settings: Settings) -> None:
             i.stop()
         for t in threads:
             t.join()
-
-
-def test_a_backlog_is_applied_in_step_across_topics_so_runs_are_rewritten_less(settings: Settings) -> None:
-    """Kafka serves a topic of small records (tasks) faster than one of large records (runs); applied as polled,
-    a run's events reach the indexer in several batches and its document is written once per batch. Measured here:
-    3.4 writes per run applied as polled, 2.3 in step (the history's late workflow renames and definition deletions
-    fan out to many runs, so 1.0 is out of reach)."""
-    history = generate(runs=3_000, organizations=3, seed=13)
-    produce(settings, history.changes)
-    indexer = Indexer(settings.model_copy(update={"batch_size": 5_000}))
-    drain(indexer)
-    client, runs = indexer.os, Names(settings.index_prefix).read_alias("runs")
-    client.indices.refresh(index=runs)
-    writes = [hit["_version"] for hit in helpers.scan(client, index=runs, query={"query": {"match_all": {}}, "version": True},
-                                                        _source=False)]
-    assert len(writes) == 3_000
-    assert sum(writes) / len(writes) < 2.8
-    assert_converged(settings, expected(final_rows(history.changes)))
