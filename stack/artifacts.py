@@ -70,8 +70,7 @@ def opensearch_home(cache_dir: Path, version: str) -> Path:
     """The unpacked OpenSearch distribution (no bundled JDK, no plugins) with the analysis module added."""
 
     def fill(staging: Path) -> None:
-        _mvn(["dependency:copy", f"-Dartifact={OPENSEARCH_ARTIFACT.format(version=version)}",
-              f"-DoutputDirectory={staging}"], cwd=staging)
+        _copy_artifact(OPENSEARCH_ARTIFACT.format(version=version), staging)
         archive = next(staging.glob("opensearch-*.zip"))
         with zipfile.ZipFile(archive) as zf:
             zf.extractall(staging)
@@ -88,9 +87,12 @@ def opensearch_home(cache_dir: Path, version: str) -> Path:
     return home
 
 
+def _copy_artifact(coordinates: str, staging: Path) -> None:
+    _mvn(["dependency:copy", f"-Dartifact={coordinates}", f"-DoutputDirectory={staging}"], cwd=staging)
+
+
 def _analysis_module(staging: Path, version: str) -> None:
-    _mvn(["dependency:copy", f"-Dartifact={ANALYSIS_ARTIFACT.format(version=version)}", f"-DoutputDirectory={staging}"],
-         cwd=staging)
+    _copy_artifact(ANALYSIS_ARTIFACT.format(version=version), staging)
     (staging / "plugin-descriptor.properties").write_text(ANALYSIS_DESCRIPTOR.format(version=version))
 
 

@@ -11,8 +11,9 @@ import mappings
 from api.query import SORT, PageTooDeep, RunFilters, search_clause, translate
 from tests.model import fold
 
-ANALYSIS = mappings.body("runs")["settings"]["analysis"]
-FIELDS = mappings.body("runs")["mappings"]["properties"]
+RUNS = mappings.body("runs")
+ANALYSIS = RUNS["settings"]["analysis"]
+FIELDS = RUNS["mappings"]["properties"]
 
 
 def analyse(analyzer: str, text: str) -> list[tuple[int, str]]:
@@ -40,7 +41,7 @@ def matches(clause: dict[str, Any], text: str) -> bool:
         assert query["operator"] == "and"
         return {t for _, t in wanted} <= {t for _, t in present}
     assert kind == "match_phrase" and wanted
-    tokens = dict(((position, token), True) for position, token in present)
+    tokens = set(present)
     return any(all((start + p, t) in tokens for p, t in wanted) for start in range(len(present)))
 
 
