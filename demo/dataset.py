@@ -73,6 +73,7 @@ class RowChange:
 class History:
     changes: list[RowChange] = field(default_factory=list)
     api_keys: dict[str, str] = field(default_factory=dict)  # organization_id -> a valid API key
+    refused_keys: list[str] = field(default_factory=list)  # keys that were valid once, then revoked or deleted
 
     def add(self, table: str, op: str, row: dict[str, Any]) -> None:
         self.changes.append(RowChange(table, op, dict(row), len(self.changes) + 1_000))
@@ -215,6 +216,77 @@ def stream(runs: int, organizations: int, seed: int, secret: str, big_share: flo
     for definition in rng.sample(definitions, max(1, len(definitions) // 8)):
         definition.update(deleted_at=base + 3_600_000_000, modified_at=base + 3_600_000_000)
         yield change("workflow_parameters", "u", definition)
+
+
+INFINITY, MINUS_INFINITY = 9223372036825200000, -9223372036832400000  # PostgreSQL's, as Debezium sends them
+YEAR_20000 = 568_971_820_800_000_000  # a legal PostgreSQL timestamp past Python's year 9999
+
+
+def _blob(rng: random.Random, size: int) -> str:
+    """Text of about `size` characters: stored out of line (TOASTed) by PostgreSQL past ~2 KB."""
+    return " ".join(_text(rng, 8) for _ in range(size // 50 + 1))[:size]
+
+
+def churn(history: History, seed: int, secret: str = Settings.model_fields["jwt_secret"].default,
+          share: float = 0.05) -> History:
+    """Append what production adds to a history: large (TOASTed) values and updates that leave them unchanged
+    (Debezium then sends its placeholder), hard deletes of every kind of row and some re-creates, values the
+    contract does not know yet, and timestamps past Python's range. `share` of the rows of each kind are touched."""
+    rng = random.Random(seed)
+    latest: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
+    for change in history.changes:
+        key = (change.table, primary_key(change.table, change.row))
+        if change.op == "d":
+            latest.pop(key, None)
+        else:
+            latest[key] = change.row
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for (table, _), row in sorted(latest.items(), key=lambda item: item[0]):
+        rows.setdefault(table, []).append(dict(row))
+
+    def some(table: str) -> list[dict[str, Any]]:
+        return rng.sample(rows.get(table, []), max(1, int(len(rows.get(table, [])) * share))) if rows.get(table) else []
+
+    for run in some("workflow_runs"):  # large headers, then status changes that leave them unchanged
+        run["extra_http_headers"] = json.dumps({"X-Blob": _blob(rng, rng.randint(3_000, 6_000)), "X-Env": "prod"})
+        history.add("workflow_runs", "u", run)
+        for status in ("terminated", "completed"):
+            run.update(status=status, modified_at=run["modified_at"] + 1)
+            history.add("workflow_runs", "u", run)
+    for value in some("workflow_run_parameters"):
+        history.add("workflow_run_parameters", "u", {**value, "value": _blob(rng, 3_000)})
+    for definition in some("workflow_parameters"):  # a large description, then the key renamed
+        definition["description"] = _blob(rng, 3_000)
+        history.add("workflow_parameters", "u", definition)
+        history.add("workflow_parameters", "u", {**definition, "key": f"{definition['key']}_v2"})
+    for task in some("tasks"):  # large errors, then the task's status changes
+        task["errors"] = json.dumps([{"error_code": rng.choice(ERROR_CODES), "reasoning": _blob(rng, 3_000)}])
+        history.add("tasks", "u", task)
+        history.add("tasks", "u", {**task, "status": "failed"})
+    for run in some("workflow_runs"):  # values the contract does not know yet
+        history.add("workflow_runs", "u", {**run, "status": "needs_review", "trigger_type": "email",
+                                           "proxy_location": "RESIDENTIAL_XX", "run_with": "hybrid"})
+    for run, created in zip(rng.sample(rows["workflow_runs"], 3), (INFINITY, MINUS_INFINITY, YEAR_20000)):
+        history.add("workflow_runs", "u", {**run, "created_at": created, "finished_at": INFINITY})
+    for org in sorted({row["organization_id"] for row in rows["organization_auth_tokens"]}):
+        # A long key (TOASTed), revoked by an update that leaves it unchanged; another key hard-deleted.
+        long_key = jwt.encode({"sub": org, "note": _blob(rng, 2_500)}, secret, algorithm="HS256")
+        deleted_key = jwt.encode({"sub": org, "n": 2}, secret, algorithm="HS256")
+        for tid, token in ((f"oat_{org}_long", long_key), (f"oat_{org}_deleted", deleted_key)):
+            history.add("organization_auth_tokens", "c", {"id": tid, "organization_id": org, "token_type": "api",
+                                                          "token": token, "valid": True, "deleted_at": None})
+        history.add("organization_auth_tokens", "u", {"id": f"oat_{org}_long", "organization_id": org,
+                                                      "token_type": "api", "token": long_key, "valid": False,
+                                                      "deleted_at": None})
+        history.add("organization_auth_tokens", "d", {"id": f"oat_{org}_deleted"})
+        history.refused_keys += [long_key, deleted_key]
+    for table in ("workflow_runs", "tasks", "workflow_run_parameters", "workflow_parameters", "workflows"):
+        for row in some(table):  # hard deletes; a third of them re-created
+            key = {c: row[c] for c in PRIMARY_KEYS[table]}
+            history.add(table, "d", key)
+            if rng.random() < 0.33:
+                history.add(table, "c", row)
+    return history
 
 
 def primary_key(table: str, row: dict[str, Any]) -> tuple[str, ...]:

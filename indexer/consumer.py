@@ -2,7 +2,11 @@
 
 Offsets are committed only after every write of the batch was acknowledged and every dead letter
 was flushed, so a process killed at any moment loses nothing: the batch is delivered again and,
-since applying is idempotent, converges to the same documents.
+since applying is idempotent, converges to the same documents. No event can stop the ones after it:
+what cannot be decoded, and what cannot be applied for what it holds (found by `isolation`), becomes a
+dead letter. A long fan-out (and a batch retried while OpenSearch is away) polls in between, so the
+consumer never leaves its group; what those polls return is applied with the next batch (offsets are
+committed per batch, explicitly).
 """
 
 from __future__ import annotations
@@ -12,51 +16,64 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
-from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
+from kafka.structs import OffsetAndMetadata
 from opensearchpy.exceptions import TransportError
 from prometheus_client import start_http_server
 
-from indexer import deadletter, metrics, store
-from indexer.decode import Change, Poison, decode
+from indexer import deadletter, deadletter_topic, metrics, store
+from indexer.decode import Change, decode
+from indexer.isolation import apply_isolating
 from indexer.pipeline import Outcome, Pipeline
 from mappings import Names, Pinned
+from runsearch.errors import DataError
 from runsearch.settings import Settings
 
 log = logging.getLogger(__name__)
 
 LAG_INTERVAL_SECONDS = 5.0
+KEEPALIVE_RECORDS = 500  # most records one keep-alive poll takes (applied with the next batch)
+# Errors of a server that is away or overloaded: the batch is retried with back-off, never skipped.
+TRANSIENT = (TransportError, store.WriteError, KafkaError)
 T = TypeVar("T")
 
 
 @dataclass
 class Decoded:
-    changes: list[Change]
-    dead: list[bytes]  # dead-letter records to publish
+    changes: list[tuple[ConsumerRecord, Change]] = field(default_factory=list)
+    dead: list[deadletter.Letter] = field(default_factory=list)  # dead letters to publish
 
 
-def decode_batch(records: Iterable[ConsumerRecord], tables: dict[str, str]) -> Decoded:
-    out = Decoded([], [])
+def decode_batch(records: Iterable[ConsumerRecord], tables: dict[str, str], settings: Settings) -> Decoded:
+    out = Decoded()
     for rec in records:
         table = tables.get(rec.topic)
         try:
-            change = decode(table or "", rec.key, rec.value)
-        except Poison as err:
-            out.dead.append(deadletter.record(str(err), rec.topic, table, rec.partition, rec.offset, rec.key, rec.value))
-            metrics.EVENTS.labels(rec.topic, "deadlettered").inc()
-            log.warning("dead letter", extra={"fields": {"topic": rec.topic, "partition": rec.partition,
-                                                          "offset": rec.offset, "reason": str(err)}})
+            change = decode(table or "", rec.key, rec.value, settings.unavailable_value_placeholder,
+                            (rec.partition, rec.offset))
+        except DataError as err:
+            out.dead.append(dead_letter(settings, rec, table, type(err).__name__, str(err), "VALUE_CONVERTER"))
             continue
-        if change is None:
-            metrics.EVENTS.labels(rec.topic, "tombstone").inc()
+        except Exception as err:  # noqa: BLE001 - no event may stop the ones after it; its message may quote it
+            out.dead.append(dead_letter(settings, rec, table, type(err).__name__,
+                                        f"{type(err).__name__} while decoding the event", "VALUE_CONVERTER"))
             continue
-        out.changes.append(change)
+        out.changes.append((rec, change))
     return out
+
+
+def dead_letter(settings: Settings, rec: ConsumerRecord, table: str | None, error: str, reason: str,
+                stage: deadletter.Stage) -> deadletter.Letter:
+    metrics.EVENTS.labels(rec.topic, "deadlettered").inc()
+    log.warning("dead letter", extra={"fields": {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
+                                                  "stage": stage, "reason": reason}})
+    return deadletter.letter(reason, error, stage, (rec.topic, rec.partition, rec.offset), table, rec.key, rec.value,
+                             settings.deadletter_max_bytes)
 
 
 class Indexer:
@@ -64,22 +81,30 @@ class Indexer:
     its own consumer group, no aliases, and no second copy of the live indexer's dead letters."""
 
     def __init__(self, settings: Settings, rebuild: Pinned | None = None) -> None:
+        if rebuild is None:
+            deadletter_topic.ensure(settings)
         self.settings = settings
         self.stopping = threading.Event()
         self.tables = settings.topics()
         self.os = store.client(settings.opensearch_url)
         self.names = rebuild or Names(settings.index_prefix)
         self.rebuild = rebuild is not None
-        self.pipeline = Pipeline(store.OpenSearchStore(self.os, through_aliases=not self.rebuild), self.names)
+        backend = store.OpenSearchStore(self.os, settings.bulk_max_bytes, through_aliases=not self.rebuild)
+        self.pipeline = Pipeline(backend, self.names, settings.fan_out_slice, self._fan_out_progress,
+                                 settings.batch_max_bytes)
         group = f"{settings.consumer_group}-rebuild-v{rebuild.generation}" if rebuild else settings.consumer_group
         self.consumer = KafkaConsumer(
             *self.tables, bootstrap_servers=settings.kafka_bootstrap, group_id=group,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.batch_size,
+            fetch_max_bytes=settings.batch_max_bytes, max_poll_interval_ms=settings.max_poll_interval_ms,
             # A killed indexer's partitions move to the others after 10 s, not the client default's 45 s.
             session_timeout_ms=10_000, heartbeat_interval_ms=3_000,
         )
-        self.producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
+        self.producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5,
+                                      max_request_size=settings.deadletter_max_bytes + 64 * 1024)
         self._lag_at = 0.0
+        self._polled_at = time.monotonic()
+        self._carried: list[ConsumerRecord] = []  # taken by keep-alive polls, applied with the next batch
         self._indices_ready = self.rebuild  # a rebuild's indices are created by its caller
 
     def stop(self, *_: object) -> None:
@@ -91,12 +116,13 @@ class Indexer:
         while not self.stopping.is_set():
             try:
                 return action()
-            except (OpenSearchConnectionError, TransportError, store.WriteError, KafkaError) as err:
+            except TRANSIENT as err:
                 metrics.RETRIES.inc()
                 log.warning(f"{what} failed, retrying", extra={"fields": {"error": type(err).__name__,
                                                                           "detail": str(err)[:300], "in_s": delay}})
                 self.stopping.wait(delay)
                 delay = min(delay * 2, self.settings.retry_max_seconds)
+                self._keep_alive()
         return None
 
     def run_once(self) -> int:
@@ -104,7 +130,8 @@ class Indexer:
         if not self._indices_ready:
             self._indices_ready = bool(self._retry("creating the indices", self._ensure_indices))
         polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
-        messages = [rec for batch in polled.values() for rec in batch]
+        self._polled_at = time.monotonic()
+        messages, self._carried = self._carried + [rec for batch in polled.values() for rec in batch], []
         if messages:
             self._apply(messages)
         self._update_lag()
@@ -115,42 +142,78 @@ class Indexer:
         return True
 
     def _apply(self, messages: list[ConsumerRecord]) -> None:
-        decoded = decode_batch(messages, self.tables)
+        decoded = decode_batch(messages, self.tables, self.settings)
+        changes = [change for _, change in decoded.changes]
         with metrics.BATCH_SECONDS.time():
-            outcome = self._retry("applying a batch", lambda: self.pipeline.apply(decoded.changes))
-        dead = decoded.dead if not self.rebuild else []
-        if outcome is None or (dead and self._retry("sending dead letters", lambda: self._send(dead)) is None):
+            isolated = self._retry("applying a batch", lambda: apply_isolating(self.pipeline.apply, changes, TRANSIENT))
+        if isolated is None:
             return  # stopping with the batch unapplied: it is not committed, and will come again
-        try:
-            self.consumer.commit()
-        except KafkaError as err:
-            # A rebalance or a broker away: the batch is delivered again (to us or the partition's new owner),
-            # which is harmless, as applying is idempotent.
-            log.warning("commit failed; the batch will be delivered again", extra={"fields": {"error": type(err).__name__}})
-        self._count(decoded, outcome)
+        failed = [(decoded.changes[i][0], failure) for i, failure in sorted(isolated.failures.items())]
+        dead = decoded.dead + [dead_letter(self.settings, rec, self.tables.get(rec.topic), failure.error, failure.reason,
+                                           "TASK_PUT") for rec, failure in failed]
+        if not self.rebuild and dead and self._retry("sending dead letters", lambda: self._send(dead)) is None:
+            return
+        self._commit(messages)
+        self._count(changes, isolated.outcome)
 
-    def _send(self, entries: list[bytes]) -> bool:
+    def _send(self, letters: list[deadletter.Letter]) -> bool:
         """Every dead letter acknowledged by the broker (raises if one is not, to be retried: at-least-once)."""
-        futures = [self.producer.send(self.settings.deadletter_topic, entry) for entry in entries]
+        futures = [self.producer.send(self.settings.deadletter_topic, key=letter.key, value=letter.value,
+                                      headers=letter.headers) for letter in letters]
         self.producer.flush()
         for future in futures:
             future.get(timeout=0)
         return True
 
-    def _count(self, decoded: Decoded, outcome: Outcome) -> None:
-        topics = {self.settings.topic(c.table): c.table for c in decoded.changes}
+    def _commit(self, messages: list[ConsumerRecord]) -> None:
+        """Commit what this batch applied, and nothing a keep-alive poll took meanwhile."""
+        ends: dict[TopicPartition, int] = {}
+        for rec in messages:
+            tp = TopicPartition(rec.topic, rec.partition)
+            ends[tp] = max(ends.get(tp, 0), rec.offset + 1)
+        try:
+            self.consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()})
+        except KafkaError as err:
+            # A rebalance or a broker away: the batch is delivered again (to us or the partition's new owner),
+            # which is harmless, as applying is idempotent.
+            metrics.COMMIT_FAILURES.inc()
+            log.warning("commit failed; the batch will be delivered again", extra={"fields": {"error": type(err).__name__}})
+
+    def _fan_out_progress(self, done: int, total: int) -> None:
+        metrics.FAN_OUT_REMAINING.set(total - done)
+        self._keep_alive()
+
+    def _keep_alive(self) -> None:
+        """Poll (keeping what it returns for the next batch) if the last poll is getting old: the group drops a
+        member that has not polled for `max.poll.interval.ms`, and its partitions move to another member."""
+        if time.monotonic() - self._polled_at < self.settings.max_poll_interval_ms / 1000 / 3:
+            return
+        try:
+            polled = self.consumer.poll(timeout_ms=0, max_records=KEEPALIVE_RECORDS)
+        except KafkaError as err:  # the broker away: the batch's own retries and commit say what happens next
+            log.warning("keep-alive poll failed", extra={"fields": {"error": type(err).__name__}})
+            return
+        self._polled_at = time.monotonic()
+        self._carried += [rec for batch in polled.values() for rec in batch]
+
+    def _count(self, changes: list[Change], outcome: Outcome) -> None:
+        topics = {self.settings.topic(c.table): c.table for c in changes}
         for topic, table in topics.items():
-            if outcome.applied[table]:
-                metrics.EVENTS.labels(topic, "applied").inc(outcome.applied[table])
-            if outcome.stale[table]:
-                metrics.EVENTS.labels(topic, "stale").inc(outcome.stale[table])
+            for label, counter in (("applied", outcome.applied), ("stale", outcome.stale)):
+                if counter[table]:
+                    metrics.EVENTS.labels(topic, label).inc(counter[table])
+            if outcome.incomplete[table]:
+                metrics.UNAVAILABLE.labels(topic).inc(outcome.incomplete[table])
         metrics.DOCUMENTS.inc(outcome.documents_written)
-        newest = max((c.ts_ms for c in decoded.changes if c.ts_ms), default=None)
+        metrics.FAN_OUT_RUNS.inc(outcome.fanned_out)
+        newest = max((c.ts_ms for c in changes if c.ts_ms), default=None)
         if newest:
             metrics.change_applied(newest)
 
     def caught_up(self) -> bool:
         """True once every partition of the topics is assigned to us and consumed up to its current end."""
+        if self._carried:
+            return False
         assigned = list(self.consumer.assignment())
         if len(assigned) < sum(len(self.consumer.partitions_for_topic(t) or ()) for t in self.tables):
             return False
@@ -192,4 +255,3 @@ def main(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, indexer.stop)
     signal.signal(signal.SIGINT, indexer.stop)
     indexer.run()
-

@@ -1,23 +1,28 @@
 """Debezium message (key bytes, value bytes) -> `Change`, or `Poison` with the reason.
 
 Pure: no I/O. Accepts both JSON-converter forms (plain envelope, or `{"schema", "payload"}`).
-A tombstone (value null) decodes to None: it carries nothing to apply.
+A tombstone (value null) is a delete of its message key: on compacted topics a lagging consumer
+can find it without the delete event it followed. A text column holding the unavailable-value
+placeholder (an unchanged TOASTed value) is left out of the change: the merge keeps what it held.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
 from pydantic import ValidationError
 
-from indexer.rows import MAX_ID_BYTES, PRIMARY_KEYS, ROW_MODELS, ContractError, describe
+from runsearch.errors import DataError
+from indexer.rows import MAX_KEYWORD_BYTES, PRIMARY_KEYS, ROW_MODELS, ContractError, describe, stand_in
 
 OPS = {"c": "upsert", "u": "upsert", "r": "upsert", "d": "delete"}
+PLACEHOLDER = "__debezium_unavailable_value"  # Debezium's default `unavailable.value.placeholder`
+MAX_LSN = 2**63 - 1  # versions are OpenSearch `long`s; PostgreSQL's LSN is unsigned but never gets near
 
 
-class Poison(ValueError):
+class Poison(DataError):
     """A message that cannot be decoded or breaks the event contract; its text is the reason."""
 
 
@@ -25,10 +30,12 @@ class Poison(ValueError):
 class Change:
     table: str
     key: tuple[str, ...]
-    kind: Literal["upsert", "delete"]
-    lsn: int
+    kind: Literal["upsert", "delete", "tombstone"]
+    lsn: int  # 0 for a tombstone: it deletes at the newest version known (indexer.versions)
     data: dict[str, Any] | None  # what the index keeps of the after image (Row.data); None for a delete
     ts_ms: int | None  # when the source committed it, for freshness metrics
+    unavailable: frozenset[str] = field(default_factory=frozenset)  # columns sent as the placeholder
+    position: tuple[int, int] | None = None  # (partition, offset) of the message, when it came from Kafka
 
 
 def _json(data: bytes, what: str) -> Any:
@@ -36,6 +43,13 @@ def _json(data: bytes, what: str) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError as err:
         raise Poison(f"{what} is not valid JSON (UTF-8): {err.msg}") from None
+
+
+def _unwrapped(document: Any) -> Any:
+    """The payload of the schemas.enable=true form, or the document itself."""
+    if isinstance(document, dict) and "payload" in document and "schema" in document:
+        return document["payload"]
+    return document
 
 
 def _primary_key(table: str, image: Any, what: str) -> tuple[str, ...]:
@@ -46,22 +60,22 @@ def _primary_key(table: str, image: Any, what: str) -> tuple[str, ...]:
         value = image.get(column)
         if not isinstance(value, str) or not value:
             raise Poison(f"{what} lacks primary-key column {column!r} as a non-empty string")
-        if len(value.encode()) > MAX_ID_BYTES:
-            raise Poison(f"{what} primary-key column {column!r} is longer than {MAX_ID_BYTES} bytes")
+        if len(value.encode()) > MAX_KEYWORD_BYTES:
+            raise Poison(f"{what} primary-key column {column!r} is longer than {MAX_KEYWORD_BYTES} bytes")
         key.append(value)
     return tuple(key)
 
 
-def decode(table: str, key: bytes | None, value: bytes | None) -> Change | None:
+def decode(table: str, key: bytes | None, value: bytes | None, placeholder: str = PLACEHOLDER,
+           position: tuple[int, int] | None = None) -> Change:
     if table not in ROW_MODELS:
         raise Poison(f"unknown table {table!r}")
-    if value is None:
-        return None  # tombstone after a delete
-    envelope = _json(value, "value")
-    if isinstance(envelope, dict) and "payload" in envelope and "schema" in envelope:
-        envelope = envelope["payload"]
-        if envelope is None:
-            return None  # tombstone in the schemas.enable=true form
+    message_key = None if key is None else _primary_key(table, _unwrapped(_json(key, "key")), "key")
+    envelope = None if value is None else _unwrapped(_json(value, "value"))
+    if envelope is None:
+        if message_key is None:
+            raise Poison("tombstone without a message key: nothing says which row it deletes")
+        return Change(table, message_key, "tombstone", 0, None, None, position=position)
     if not isinstance(envelope, dict):
         raise Poison("value is not a Debezium envelope object")
     op = envelope.get("op")
@@ -75,22 +89,22 @@ def decode(table: str, key: bytes | None, value: bytes | None) -> Change | None:
     lsn = source.get("lsn") if isinstance(source, dict) else None
     if not isinstance(lsn, int) or isinstance(lsn, bool) or lsn < 0:
         raise Poison("source.lsn is missing or not a non-negative integer")
+    if lsn > MAX_LSN:
+        raise Poison(f"source.lsn is beyond {MAX_LSN} (a signed 64-bit long)")
     ts_ms = source.get("ts_ms")
     kind = OPS[op]
     image = envelope.get("after" if kind == "upsert" else "before")
     pk = _primary_key(table, image, "after" if kind == "upsert" else "before")
-    if key is not None:
-        message_key = _json(key, "key")
-        if isinstance(message_key, dict) and "payload" in message_key and "schema" in message_key:
-            message_key = message_key["payload"]
-        if _primary_key(table, message_key, "key") != pk:
-            raise Poison("message key does not match the row's primary key")
-    data = None
+    if message_key is not None and message_key != pk:
+        raise Poison("message key does not match the row's primary key")
+    data, unavailable = None, frozenset[str]()
     if kind == "upsert":
+        model = ROW_MODELS[table]
+        unavailable = frozenset(c for c in model.FEEDS if image.get(c) == placeholder)
         try:
-            data = ROW_MODELS[table].model_validate(image).data()
+            data = model.model_validate({**image, **{c: stand_in(table, c) for c in unavailable}}).data()
         except ValidationError as err:
             raise Poison(f"{table} row breaks the contract: {describe(err)}") from None
         except ContractError as err:
             raise Poison(f"{table} row breaks the contract: {err}") from None
-    return Change(table, pk, kind, lsn, data, ts_ms if isinstance(ts_ms, int) else None)
+    return Change(table, pk, kind, lsn, data, ts_ms if isinstance(ts_ms, int) else None, unavailable, position)

@@ -1,19 +1,23 @@
 """One search document per run: merging changes into it, and deriving its searchable fields.
 
-Pure. A document keeps, under `state`, the version (`lsn`) of every row it was built from, so that
-any change can be applied in any order, any number of times, and the result is the same: each row's
-newest version wins, deletes leave versioned tombstones. `finalize` derives every indexed field
-from that state, so the indexed fields are always a function of the rows alone.
+Pure. A document keeps, under `state`, the version (`lsn`, `deleted`) of every row it was built from, so
+that any change can be applied in any order, any number of times, and the result is the same: each row's
+newest version wins, deletes leave versioned tombstones (indexer.versions). `finalize` derives every
+indexed field from that state, so the indexed fields are always a function of the rows alone.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
+from indexer import rows
 from indexer.decode import Change
 from indexer.records import Record
+from indexer.versions import held, lsn_after, stamp, supersedes
+
+Applied = Literal["applied", "stale", "incomplete"]  # incomplete: applied, but a placeholder's value is not known
 
 Document = dict[str, Any]
 
@@ -23,42 +27,81 @@ def new_document(run_id: str) -> Document:
             "state": {"run": None, "headers_text": None, "workflow": None, "params": {}, "defs": {}, "tasks": {}}}
 
 
-def _newer(slot: dict[str, Any] | None, lsn: int) -> bool:
-    return slot is None or lsn > slot["lsn"]
-
-
-def apply(doc: Document, change: Change) -> bool:
-    """Merge a change of the run's own rows (its run row, run parameters, tasks). True if it changed anything."""
-    state = doc["state"]
+def apply(doc: Document, change: Change) -> Applied:
+    """Merge a change of the run's own rows (its run row or a run parameter) into the document."""
     if change.table == "workflow_runs":
-        if not _newer(state["run"], change.lsn):
-            return False
-        data = change.data or {}
-        # The workflow id is kept beside the version: embedding reads it for every document of every batch.
-        state["run"] = {"lsn": change.lsn, "deleted": change.data is None,
-                        "workflow_id": data["response"]["workflow_id"] if data else None}
-        doc["run"] = orjson.dumps(data["response"]).decode() if data else None
-        doc["created_at_us"] = data.get("created_at_us")
-        state["headers_text"] = data.get("headers_text")
-        return True
-    if change.table == "workflow_run_parameters":
-        slots, name, value = state["params"], change.key[1], "value"
+        slot = doc["state"]["run"]
+        held_data = None if _live(slot) is None else _run_data(doc)
     else:
-        slots, name, value = state["tasks"], change.key[0], "codes"
-    if not _newer(slots.get(name), change.lsn):
+        slot = doc["state"]["params"].get(change.key[1])
+        held_data = _live(slot)
+    if not supersedes(change, slot):
+        repaired = None
+        if slot is not None and held_data is not None and change.data is not None:
+            repaired = rows.repair(change.table, held_data, change.lsn, change.data, change.unavailable)
+        if repaired is None:
+            return "stale"
+        _store(doc, change, {**slot, "carried": repaired["carried"]}, repaired)
+        return "applied"
+    if change.data is None:
+        _store(doc, change, {"lsn": lsn_after(change, slot), "deleted": True, **stamp(change)}, None)
+        return "applied"
+    data, carried = rows.carry(change.table, change.data, change.unavailable, held_data, slot["lsn"] if slot else 0)
+    _store(doc, change, {"lsn": change.lsn, "deleted": False, **({"carried": carried} if carried else {}),
+                         **stamp(change)}, data)
+    return "incomplete" if rows.unknown(carried) else "applied"
+
+
+def _run_data(doc: Document) -> dict[str, Any]:
+    """The run row's data as the document holds it, in the shape of `WorkflowRunRow.data()`."""
+    state = doc["state"]
+    return {"response": response(doc), "headers_text": state["headers_text"], "created_at_us": doc["created_at_us"],
+            "carried": state["run"].get("carried", {})}
+
+
+def _store(doc: Document, change: Change, version: dict[str, Any], data: dict[str, Any] | None) -> None:
+    """Keep a run row's or run parameter's new state: its version (lsn, deleted, carried, at) and its data
+    (None: deleted)."""
+    state = doc["state"]
+    if change.table == "workflow_run_parameters":
+        state["params"][change.key[1]] = {**version, "value": data["value"] if data else None}
+        return
+    # The workflow id is kept beside the version: embedding reads it for every document of every batch.
+    state["run"] = {**version, "workflow_id": data["response"]["workflow_id"] if data else None}
+    doc["run"] = orjson.dumps(data["response"]).decode() if data else None
+    doc["created_at_us"] = data["created_at_us"] if data else None
+    state["headers_text"] = data["headers_text"] if data else None
+
+
+def _live(slot: dict[str, Any] | None) -> dict[str, Any] | None:
+    return slot if slot is not None and not slot.get("deleted") else None
+
+
+def embed_task(doc: Document, task_id: str, record: Record) -> bool:
+    """Take a task's error codes from its record, if newer than the ones held. A task that moved to another run
+    leaves a tombstone in the run it left."""
+    tasks = doc["state"]["tasks"]
+    slot = tasks.get(task_id)
+    if slot is not None and held(record) <= held(slot):
         return False
-    # A task that moved to another run leaves a tombstone in the run it left.
-    gone = change.data is None or (change.table == "tasks" and change.data["run_id"] != doc["workflow_run_id"])
-    slots[name] = {"lsn": change.lsn, "deleted": gone, value: None if gone else change.data[value]}
+    gone = record["deleted"] or record["run_id"] != doc["workflow_run_id"]
+    tasks[task_id] = {**_version(record), "deleted": gone, "codes": None if gone else record["codes"]}
     return True
+
+
+def _version(record: Record) -> dict[str, Any]:
+    """What an embedding keeps of a record's version, to compare it with the record's next state (`held`)."""
+    return {"lsn": record["lsn"], "deleted": record["deleted"],
+            **({"carried": record["carried"]} if record.get("carried") else {})}
 
 
 def embed_definition(doc: Document, parameter_id: str, record: Record) -> bool:
     """Take a parameter definition's searchable state, if newer than the one embedded."""
     defs = doc["state"]["defs"]
-    if not _newer(defs.get(parameter_id), record["lsn"]):
+    slot = defs.get(parameter_id)
+    if slot is not None and held(record) <= held(slot):
         return False
-    defs[parameter_id] = {"lsn": record["lsn"], "key": record.get("key"), "description": record.get("description"),
+    defs[parameter_id] = {**_version(record), "key": record.get("key"), "description": record.get("description"),
                           "active": not record["deleted"] and bool(record.get("active"))}
     return True
 
@@ -66,9 +109,9 @@ def embed_definition(doc: Document, parameter_id: str, record: Record) -> bool:
 def embed_workflow(doc: Document, workflow_id: str, record: Record) -> bool:
     """Take the title of the run's workflow, if newer than the one embedded (or of another workflow)."""
     current = doc["state"]["workflow"]
-    if current is not None and current["id"] == workflow_id and record["lsn"] <= current["lsn"]:
+    if current is not None and current["id"] == workflow_id and held(record) <= held(current):
         return False
-    doc["state"]["workflow"] = {"id": workflow_id, "lsn": record["lsn"], "title": record.get("title")}
+    doc["state"]["workflow"] = {"id": workflow_id, **_version(record), "title": record.get("title")}
     return True
 
 

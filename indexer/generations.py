@@ -145,7 +145,7 @@ def expected_documents(settings: Settings, cut: dict[TopicPartition, int]) -> di
         while any(consumer.position(tp) < end for tp, end in ends.items()):
             polled = consumer.poll(timeout_ms=500, max_records=5000)
             records = [r for tp, batch in polled.items() for r in batch if r.offset < ends[tp]]
-            pipeline.apply(decode_batch(records, settings.topics()).changes)
+            pipeline.apply([change for _, change in decode_batch(records, settings.topics(), settings).changes])
     finally:
         consumer.close()
     return {rid: v.source for rid, v in memory.indices.get(names.write_alias("runs"), {}).items()}

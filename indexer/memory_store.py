@@ -4,7 +4,7 @@ the index should hold (`verify`), and unit tests run the pipeline without server
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from indexer.store import Versioned
@@ -31,7 +31,7 @@ class MemoryStore:
             stored[doc_id] = Versioned(copy.deepcopy(source), self.seq, 1)
         return conflicts
 
-    def ids_matching(self, index: str, query: dict[str, Any]) -> list[str]:
+    def matching(self, index: str, query: dict[str, Any]) -> tuple[int, Iterator[str]]:
         wanted = [next(iter(clause["terms"].items())) for clause in query["bool"]["should"]]
         out = []
         for doc_id, doc in self.indices.get(index, {}).items():
@@ -41,4 +41,4 @@ class MemoryStore:
                 if set(have) & set(values):
                     out.append(doc_id)
                     break
-        return out
+        return len(out), iter(out)

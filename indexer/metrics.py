@@ -7,7 +7,15 @@ import time
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter("runsearch_indexer_events_total", "Change events consumed, by topic and outcome "
-                 "(applied, stale, deadlettered, tombstone)", ["topic", "outcome"])
+                 "(applied, stale, deadlettered)", ["topic", "outcome"])
+UNAVAILABLE = Counter("runsearch_indexer_unavailable_values_total", "Events applied with a placeholder "
+                      "(unavailable value) whose previous value the index did not know: indexed without it until "
+                      "the row's next complete event", ["topic"])
+FAN_OUT_RUNS = Counter("runsearch_indexer_fan_out_runs_total", "Runs re-embedded because a workflow title or a "
+                       "parameter definition they use changed")
+FAN_OUT_REMAINING = Gauge("runsearch_indexer_fan_out_remaining_runs", "Runs the fan-out in progress has still to update")
+COMMIT_FAILURES = Counter("runsearch_indexer_commit_failures_total", "Offset commits that failed (the batch is "
+                          "delivered again: harmless, but a rising count means the consumer keeps losing its group)")
 BATCH_SECONDS = Histogram("runsearch_indexer_batch_seconds", "Time to apply one polled batch to OpenSearch",
                           buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 BULK_SECONDS = Histogram("runsearch_indexer_bulk_seconds", "Latency of one OpenSearch bulk request",

@@ -13,14 +13,16 @@ Every step is idempotent, so a batch delivered again after a crash converges to 
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from indexer import document, records, store
+from indexer import document, records, rows, store
 from indexer.decode import Change
 from indexer.records import RECORD_TABLES, Record
 from mappings import Names
@@ -30,44 +32,87 @@ log = logging.getLogger(__name__)
 DOCUMENT_TABLES = {"workflow_runs", "workflow_run_parameters", "tasks"}
 FAN_OUT_TABLES = {"workflows": "workflow_id", "workflow_parameters": "param_ids"}
 FAN_OUT_SLICE = 5_000
+MEMORY_BUDGET = 32 * 1024 * 1024  # bytes of documents one step holds (each is held about three times over)
+MAX_STEP_DOCUMENTS = 1_000  # the step of small documents: about one mget and one bulk request
+FIRST_READ = 50  # documents the first request of a step reads, before their size is known
 
 
 @dataclass
 class Outcome:
-    """Per table: how many changes were applied and how many were stale (already superseded)."""
+    """Per table: how many changes were applied, how many were stale (already superseded), and how many were
+    applied without a placeholder's value (none known yet: indexed without it until a complete event)."""
 
     applied: Counter[str] = field(default_factory=Counter)
     stale: Counter[str] = field(default_factory=Counter)
+    incomplete: Counter[str] = field(default_factory=Counter)
     documents_written: int = 0
+    fanned_out: int = 0  # runs re-embedded because a record they use changed
+
+    def add(self, other: Outcome) -> None:
+        self.applied.update(other.applied)
+        self.stale.update(other.stale)
+        self.incomplete.update(other.incomplete)
+        self.documents_written += other.documents_written
+        self.fanned_out += other.fanned_out
+
+    def count(self, table: str, result: document.Applied) -> None:
+        (self.stale if result == "stale" else self.applied)[table] += 1
+        if result == "incomplete":
+            self.incomplete[table] += 1
+
+
+@dataclass
+class Read:
+    """The documents of one step: the ids asked for, and those found."""
+
+    ids: list[str] = field(default_factory=list)
+    found: dict[str, store.Versioned] = field(default_factory=dict)
+
+
+@dataclass
+class Work:
+    """What a run document takes from one batch: changes of its own rows, and the latest records of its tasks."""
+
+    changes: list[Change] = field(default_factory=list)
+    tasks: dict[str, Record] = field(default_factory=dict)
+
+
+def _no_progress(done: int, total: int) -> None:
+    pass
 
 
 @dataclass
 class Pipeline:
     backend: store.Store
     names: Names
+    fan_out_slice: int = FAN_OUT_SLICE
+    # Called after every slice of a fan-out with (runs done, runs in all): a long fan-out must not look stuck.
+    progress: Callable[[int, int], None] = _no_progress
+    memory_budget: int = MEMORY_BUDGET
 
     def apply(self, changes: list[Change]) -> Outcome:
         outcome = Outcome()
-        written = self._merge_records([c for c in changes if c.table in RECORD_TABLES], outcome)
-        per_run: dict[str, list[Change]] = defaultdict(list)
+        final = self._merge_records([c for c in changes if c.table in RECORD_TABLES], outcome)
+        per_run: dict[str, Work] = defaultdict(Work)
         for change in changes:
             if change.table == "tasks":
-                # Runs apply the task's latest state, which may be newer than this change (a delete).
-                record = written[records.record_id(change)]
-                latest = records.task_state(change.key[0], record, change.ts_ms)
-                for run_id in record["run_ids"]:
-                    per_run[run_id].append(latest)
+                # Runs take the task's latest state, which may be newer than this change (a delete).
+                record = final[records.record_id(change)]
+                for run_id in record["run_ids"] if record is not None else ():
+                    per_run[run_id].tasks[change.key[0]] = record
             elif change.table in DOCUMENT_TABLES:
-                per_run[change.key[0]].append(change)
+                per_run[change.key[0]].changes.append(change)
         self._update_documents(per_run, outcome)
-        self._fan_out([c for c in changes if c.table in FAN_OUT_TABLES and written[records.record_id(c)]["lsn"] == c.lsn])
+        # Fanned out whenever the record is this change's state, also when delivered again after a crash.
+        self._fan_out([c for c in changes if c.table in FAN_OUT_TABLES
+                       and records.is_current(c, final[records.record_id(c)])], outcome)
         return outcome
 
     # --- records --------------------------------------------------------------------------
 
-    def _merge_records(self, changes: list[Change], outcome: Outcome) -> dict[str, Record]:
+    def _merge_records(self, changes: list[Change], outcome: Outcome) -> dict[str, Record | None]:
         """Merge and write records; returns the record now stored for every id the changes touch."""
-        final: dict[str, Record] = {}
+        final: dict[str, Record | None] = {}
         by_index: dict[str, list[Change]] = defaultdict(list)
         for change in changes:
             by_index[self.names.write_alias(RECORD_TABLES[change.table])].append(change)
@@ -75,59 +120,84 @@ class Pipeline:
             while pending:
                 current = self.backend.mget(index, {records.record_id(c) for c in pending})
                 merged: dict[str, tuple[Record, store.Versioned | None]] = {}
-                applied: set[int] = set()  # id() of the changes that made a difference
-                for change in sorted(pending, key=lambda c: c.lsn):
+                results: dict[int, document.Applied] = {}  # id() of each change -> what it did
+                for change in pending:  # in partition order: a tombstone deletes what came before it
                     rid = records.record_id(change)
                     seen = current.get(rid)
                     base = merged[rid][0] if rid in merged else (seen.source if seen else None)
                     new = records.merge(base, change)
                     if new is None:
+                        results[id(change)] = "stale"
                         final.setdefault(rid, base)
                         continue
                     merged[rid] = (new, seen)
-                    applied.add(id(change))
+                    unknown = new["lsn"] == change.lsn and rows.unknown(new.get("carried", {}))
+                    results[id(change)] = "incomplete" if unknown else "applied"
                 conflicts = self.backend.write(index, merged)
                 for rid, (record, _) in merged.items():
                     if rid not in conflicts:
                         final[rid] = record
                 for change in pending:
                     if records.record_id(change) not in conflicts:
-                        (outcome.applied if id(change) in applied else outcome.stale)[change.table] += 1
+                        outcome.count(change.table, results[id(change)])
                 pending = [c for c in pending if records.record_id(c) in conflicts]
         return final
 
     # --- run documents --------------------------------------------------------------------
 
-    def _update_documents(self, per_run: dict[str, list[Change]], outcome: Outcome) -> None:
-        """Merge changes (possibly none: just refresh embedded records) into run documents."""
+    def _update_documents(self, per_run: dict[str, Work], outcome: Outcome) -> None:
+        """Merge work (possibly none: just refresh embedded records) into run documents, in steps that hold about
+        `memory_budget` bytes of documents: many large documents never sit in memory at once."""
+        queue = list(per_run)
+        while queue:
+            current = self._read_step(queue)
+            step, queue = queue[:len(current.ids)], queue[len(current.ids):]
+            self._update_step({rid: per_run[rid] for rid in step}, current.found, outcome)
+
+    def _read_step(self, queue: list[str]) -> Read:
+        """The documents of the next step: read in requests that start at FIRST_READ documents and then ask for as
+        many as the rest of `memory_budget` holds at the size seen, until the budget is read or MAX_STEP_DOCUMENTS
+        ids are asked for. The step is the ids asked for, in order."""
+        read = Read()
+        budget, size = self.memory_budget, FIRST_READ
+        while len(read.ids) < min(len(queue), MAX_STEP_DOCUMENTS) and budget > 0:
+            chunk = queue[len(read.ids):len(read.ids) + min(size, MAX_STEP_DOCUMENTS - len(read.ids))]
+            found = self.backend.mget(self.names.write_alias("runs"), chunk)
+            used = sum(len(orjson.dumps(v.source)) for v in found.values())
+            read.ids += chunk
+            read.found.update(found)
+            budget -= used
+            size = max(1, int(budget / max(used / len(chunk), 1)))  # as many more as the budget holds at this size
+        return read
+
+    def _update_step(self, per_run: dict[str, Work], current: dict[str, store.Versioned], outcome: Outcome) -> None:
         runs = self.names.write_alias("runs")
         pending = dict(per_run)
         while pending:
-            current = self.backend.mget(runs, pending)
             docs: dict[str, document.Document] = {}
-            counts: dict[str, tuple[Counter[str], Counter[str]]] = {}
-            for run_id, changes in pending.items():
+            counts: dict[str, Outcome] = {}
+            for run_id, work in pending.items():
                 seen = current.get(run_id)
                 doc = orjson.loads(orjson.dumps(seen.source)) if seen else document.new_document(run_id)
-                applied, stale = Counter(), Counter()
-                for change in changes:
-                    (applied if document.apply(doc, change) else stale)[change.table] += 1
-                counts[run_id] = (applied, stale)
-                if seen is not None or applied:  # stale changes alone never create a document
+                counts[run_id] = Outcome()
+                for change in work.changes:
+                    counts[run_id].count(change.table, document.apply(doc, change))
+                embedded = [document.embed_task(doc, task_id, record) for task_id, record in work.tasks.items()]
+                if seen is not None or counts[run_id].applied or any(embedded):  # stale work never creates one
                     docs[run_id] = doc
             self._embed(docs)
             to_write = {rid: (document.finalize(doc), current.get(rid)) for rid, doc in docs.items()}
             to_write = {rid: w for rid, w in to_write.items() if w[1] is None or w[0] != w[1].source}
             conflicts = self.backend.write(runs, to_write)
             outcome.documents_written += len(to_write) - len(conflicts)
-            for run_id, (applied, stale) in counts.items():
+            for run_id, counted in counts.items():
                 if run_id not in conflicts:
-                    outcome.applied.update(applied)
-                    outcome.stale.update(stale)
+                    outcome.add(counted)
             # Lost races are merged again; won ones are re-checked for records that changed meanwhile.
             pending = {rid: pending[rid] for rid in conflicts}
             for rid in self._outdated({rid: doc for rid, doc in docs.items() if rid not in conflicts}):
-                pending.setdefault(rid, [])
+                pending.setdefault(rid, Work())
+            current = self.backend.mget(runs, pending) if pending else {}
 
     def _lookups(self, docs: dict[str, document.Document]) -> dict[str, Record]:
         wanted = {f"workflow_parameters:{pid}" for doc in docs.values() for pid in document.parameter_ids(doc)}
@@ -149,19 +219,27 @@ class Pipeline:
 
     # --- fan-out --------------------------------------------------------------------------
 
-    def _fan_out(self, changes: list[Change]) -> None:
-        """Re-embed changed definitions and workflow titles into every run that uses them."""
+    def _fan_out(self, changes: list[Change], outcome: Outcome) -> None:
+        """Re-embed changed definitions and workflow titles into every run that uses them, slice by slice:
+        memory stays bounded however many runs a workflow has, and `progress` is told after each slice."""
         if not changes:
             return
         terms: dict[str, set[str]] = defaultdict(set)
         for change in changes:
             terms[FAN_OUT_TABLES[change.table]].add(change.key[0])
         query = {"bool": {"should": [{"terms": {f: sorted(v)}} for f, v in terms.items()], "minimum_should_match": 1}}
-        run_ids = self.backend.ids_matching(self.names.write_alias("runs"), query)
-        if run_ids:
-            log.info("fan-out", extra={"fields": {"records": len(changes), "runs": len(run_ids)}})
-        for start in range(0, len(run_ids), FAN_OUT_SLICE):  # bounded memory for workflows with many runs
-            self._update_documents({rid: [] for rid in run_ids[start:start + FAN_OUT_SLICE]}, Outcome())
+        total, run_ids = self.backend.matching(self.names.write_alias("runs"), query)
+        if not total:
+            return
+        log.info("fan-out", extra={"fields": {"records": len(changes), "runs": total}})
+        done = 0
+        while chunk := list(itertools.islice(run_ids, self.fan_out_slice)):
+            self._update_documents({rid: Work() for rid in chunk}, Outcome())
+            done += len(chunk)
+            outcome.fanned_out += len(chunk)
+            self.progress(done, total)
+            if total > self.fan_out_slice:
+                log.info("fan-out progress", extra={"fields": {"runs_done": done, "runs": total}})
 
 
 def _embed_one(doc: document.Document, lookups: dict[str, Any]) -> bool:

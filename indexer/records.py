@@ -1,14 +1,18 @@
 """Versioned rows shared by many runs (workflows, parameter definitions), task owners and API keys.
 
-Pure. A record is the latest known state of one source row: `{"lsn", "deleted", **Row.data()}`.
-Deletes keep a record (a tombstone) so that an older event delivered again cannot bring the row back.
+Pure. A record is the latest known state of one source row: `{"lsn", "deleted", **Row.data()}`, plus
+`carried` (where the values of unavailable columns came from, see `rows.carry`) and `at` (the Kafka
+position it came from). Deletes keep a record (a versioned tombstone) so that an older event delivered
+again cannot bring the row back.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from indexer import rows
 from indexer.decode import Change
+from indexer.versions import lsn_after, stamp, supersedes
 
 Record = dict[str, Any]
 
@@ -24,17 +28,37 @@ def record_id(change: Change) -> str:
 def merge(current: Record | None, change: Change) -> Record | None:
     """The record after `change`, or None when the change adds nothing to what `current` holds."""
     owners = _owners(current, change)
-    if current is not None and change.lsn <= current["lsn"]:
-        # Stale, but a task still teaches which run it belonged to: that run must see its tombstone.
-        if change.table == "tasks" and owners != current["run_ids"]:
-            return {**current, "run_ids": owners}
-        return None
-    record: Record = {"table": change.table, "lsn": change.lsn, "deleted": change.kind == "delete"}
+    live = current if current is not None and not current["deleted"] else None
+    if not supersedes(change, current):
+        # Stale, but it may complete a value the record carried from an older version, and a task still
+        # teaches which run it belonged to: that run must see its tombstone.
+        stale = None
+        if live is not None and change.data is not None:
+            stale = rows.repair(change.table, live, change.lsn, change.data, change.unavailable)
+        if current is not None and change.table == "tasks" and owners != current["run_ids"]:
+            stale = {**(stale or current), "run_ids": owners}
+        return stale
+    record: Record = {"table": change.table, "lsn": lsn_after(change, current), "deleted": change.kind != "upsert",
+                      **stamp(change)}
     if change.data is not None:
-        record.update(change.data)
+        data, carried = rows.carry(change.table, change.data, change.unavailable, live, live["lsn"] if live else 0)
+        record.update(data)
+        if carried:
+            record["carried"] = carried
     if change.table == "tasks":
         record["run_ids"] = owners
     return record
+
+
+def is_current(change: Change, record: Record | None) -> bool:
+    """Whether `record` is the state `change` leads to (true again when the change is delivered again)."""
+    if record is None:
+        return False
+    if change.kind == "tombstone":
+        return bool(record["deleted"])
+    if change.lsn in record.get("carried", {}).values():
+        return True  # it completed a carried value
+    return record["lsn"] == change.lsn and record["deleted"] == (change.kind == "delete")
 
 
 def _owners(current: Record | None, change: Change) -> list[str]:
@@ -43,9 +67,3 @@ def _owners(current: Record | None, change: Change) -> list[str]:
     if change.table == "tasks" and change.data and change.data["run_id"]:
         owners.add(change.data["run_id"])
     return sorted(owners)
-
-
-def task_state(task_id: str, record: Record, ts_ms: int | None) -> Change:
-    """The latest known state of a task, as the change each run it belonged to must apply."""
-    data = None if record["deleted"] else {"run_id": record["run_id"], "codes": record["codes"]}
-    return Change("tasks", (task_id,), "delete" if data is None else "upsert", record["lsn"], data, ts_ms)

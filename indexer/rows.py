@@ -1,39 +1,54 @@
 """The columns of each source table that runsearch uses, as Debezium's JSON converter encodes them.
 
 Validation is strict (no coercion): a column of the wrong type breaks the contract and sends the
-event to the dead-letter topic. Unknown extra columns are ignored, as the platform adds columns.
-Timestamps are integer microseconds since the epoch (UTC); json columns are their raw JSON text.
+event to the dead-letter topic. Unknown extra columns are ignored, as the platform adds columns;
+missing optional ones are null. Timestamps are integer microseconds since the epoch (UTC); json
+columns are their raw JSON text; integers are PostgreSQL's (at most 64 bits).
+
+A text or json column may hold Debezium's unavailable-value placeholder instead of a value (an
+unchanged TOASTed value under `REPLICA IDENTITY DEFAULT`). `FEEDS` says which kept fields each such
+column determines, so that the merge can keep the fields the index already holds (`carry`) and complete
+them from older versions that arrive later (`repair`).
 """
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, get_args, get_origin
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from runsearch.contract import WorkflowRun
+from runsearch.contract import StoredWorkflowRun
 from runsearch.digest import sha256
 
 EPOCH = datetime(1970, 1, 1)
-# Ids become OpenSearch document ids (at most 512 bytes) and keyword terms; the platform's are ~30 bytes.
-MAX_ID_BYTES = 255
+MICROSECOND = timedelta(microseconds=1)
+# Python's datetime spans years 1-9999; PostgreSQL's timestamps reach year 294276 and have `infinity` and
+# `-infinity` (Debezium: 9223372036825200000 and -9223372036832400000).
+MAX_MICROS = (datetime.max - EPOCH) // MICROSECOND
+MIN_MICROS = (datetime.min - EPOCH) // MICROSECOND
+# Ids and statuses become OpenSearch document ids (at most 512 bytes) and keyword terms; the platform's are ~30 bytes.
+MAX_KEYWORD_BYTES = 255
 # The API accepts error_code filters of at most 500 characters: a longer code can never be asked for,
 # and indexing it as a keyword could exceed Lucene's 32,766-byte term limit.
 MAX_ERROR_CODE_CHARS = 500
 # Columns of the platform's `json` type: the connector sends their JSON text as a string.
 RUN_JSON_COLUMNS = ("extra_http_headers", "cdp_connect_headers", "failure_category", "script_run")
 JSON_COLUMNS = frozenset({*RUN_JSON_COLUMNS, "errors"})
+RUN_TIMESTAMPS = ("queued_at", "started_at", "finished_at", "created_at", "modified_at")
 
 
-def _bounded_id(value: str) -> str:
-    if len(value.encode()) > MAX_ID_BYTES:
-        raise ValueError(f"longer than {MAX_ID_BYTES} bytes")
+def _bounded_keyword(value: str) -> str:
+    if len(value.encode()) > MAX_KEYWORD_BYTES:
+        raise ValueError(f"longer than {MAX_KEYWORD_BYTES} bytes")
     return value
 
 
-Id = Annotated[str, AfterValidator(_bounded_id)]
+Keyword = Annotated[str, AfterValidator(_bounded_keyword)]  # ids and statuses: indexed as keyword terms
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]  # PostgreSQL's integer types; OpenSearch's `long`
+Path = tuple[str, ...]  # where a kept field sits in a row's data
 
 
 class ContractError(ValueError):
@@ -43,14 +58,19 @@ class ContractError(ValueError):
 class Row(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
+    # Which kept fields (paths into `data()`) each text or json column determines.
+    FEEDS: ClassVar[dict[str, tuple[Path, ...]]] = {}
+
     def data(self) -> dict[str, Any]:
         """What the index keeps of this row."""
         raise NotImplementedError
 
 
-def _timestamp(micros: int | None) -> datetime | None:
-    # Naive UTC, as the platform's `timestamp without time zone` columns and its responses are.
-    return None if micros is None else EPOCH + timedelta(microseconds=micros)
+def timestamp(micros: int | None) -> datetime | None:
+    """Naive UTC, as the platform's `timestamp without time zone` columns and its responses are. Instants past
+    Python's years 1-9999 (`infinity`, `-infinity`, year 10000 and later) are the nearest one it has, as psycopg2
+    and asyncpg load them; the platform's psycopg 3 cannot load them at all (its page fails)."""
+    return None if micros is None else EPOCH + min(max(micros, MIN_MICROS), MAX_MICROS) * MICROSECOND
 
 
 def _json_column(row: Row, column: str) -> Any:
@@ -69,14 +89,14 @@ def describe(error: ValidationError) -> str:
 
 
 class WorkflowRunRow(Row):
-    workflow_run_id: Id
-    workflow_id: Id
-    workflow_permanent_id: Id
-    organization_id: Id
+    workflow_run_id: Keyword
+    workflow_id: Keyword
+    workflow_permanent_id: Keyword
+    organization_id: Keyword
     browser_session_id: str | None = None
     browser_profile_id: str | None = None
     debug_session_id: str | None = None
-    status: str
+    status: Keyword  # any value: one the contract does not know yet is served as stored
     extra_http_headers: str | None = None
     cdp_connect_headers: str | None = None
     proxy_location: str | None = None
@@ -86,9 +106,9 @@ class WorkflowRunRow(Row):
     totp_identifier: str | None = None
     failure_reason: str | None = None
     failure_category: str | None = None
-    parent_workflow_run_id: Id | None = None
-    max_screenshot_scrolling_times: int | None = None
-    max_elapsed_time_minutes: int | None = None
+    parent_workflow_run_id: Keyword | None = None
+    max_screenshot_scrolling_times: Int64 | None = None
+    max_elapsed_time_minutes: Int64 | None = None
     browser_address: str | None = None
     run_with: str | None = None
     script_run: str | None = None
@@ -101,13 +121,13 @@ class WorkflowRunRow(Row):
     workflow_schedule_id: str | None = None
     ignore_inherited_workflow_system_prompt: bool | None = None
     copilot_session_id: str | None = None
-    credits_used: int | None = None
-    cached_credits_used: int | None = None
-    queued_at: int | None = None
-    started_at: int | None = None
-    finished_at: int | None = None
-    created_at: int
-    modified_at: int
+    credits_used: Int64 | None = None
+    cached_credits_used: Int64 | None = None
+    queued_at: Int64 | None = None
+    started_at: Int64 | None = None
+    finished_at: Int64 | None = None
+    created_at: Int64
+    modified_at: Int64
 
     def data(self) -> dict[str, Any]:
         proxy = self.proxy_location
@@ -121,46 +141,68 @@ class WorkflowRunRow(Row):
             credits_used=self.credits_used or 0,
             cached_credits_used=self.cached_credits_used or 0,
             **{c: _json_column(self, c) for c in RUN_JSON_COLUMNS},
-            **{c: _timestamp(getattr(self, c)) for c in ("queued_at", "started_at", "finished_at", "created_at", "modified_at")},
+            **{c: timestamp(getattr(self, c)) for c in RUN_TIMESTAMPS},
         )
         try:
-            response = WorkflowRun.model_validate(fields).model_dump(mode="json")
+            response = StoredWorkflowRun.model_validate(fields).model_dump(mode="json")
         except ValidationError as err:
             raise ContractError(f"run cannot be rendered as a WorkflowRun: {describe(err)}") from None
         return {"response": response, "headers_text": self.extra_http_headers, "created_at_us": self.created_at}
 
 
+def _text_columns(model: type[Row]) -> list[str]:
+    """The columns of `model` that hold text (str, possibly constrained or nullable)."""
+    def base(annotation: Any) -> Any:
+        return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+    return [c for c, f in model.model_fields.items() if str in {base(a) for a in (f.annotation, *get_args(f.annotation))}]
+
+
+# Every text or json column of a run is the response field of its name; the header text is also searched raw.
+WorkflowRunRow.FEEDS = {
+    column: (("response", column),) + ((("headers_text",),) if column == "extra_http_headers" else ())
+    for column in _text_columns(WorkflowRunRow) if column != "workflow_run_id"
+}
+
+
 class WorkflowRow(Row):
-    workflow_id: Id
+    workflow_id: Keyword
     title: str | None = None
+
+    FEEDS = {"title": (("title",),)}
 
     def data(self) -> dict[str, Any]:
         return {"title": self.title}
 
 
 class WorkflowParameterRow(Row):
-    workflow_parameter_id: Id
+    workflow_parameter_id: Keyword
     key: str
     description: str | None = None
-    deleted_at: int | None = None
+    deleted_at: Int64 | None = None
+
+    FEEDS = {"key": (("key",),), "description": (("description",),)}
 
     def data(self) -> dict[str, Any]:
         return {"key": self.key, "description": self.description, "active": self.deleted_at is None}
 
 
 class WorkflowRunParameterRow(Row):
-    workflow_run_id: Id
-    workflow_parameter_id: Id
+    workflow_run_id: Keyword
+    workflow_parameter_id: Keyword
     value: str | None = None
+
+    FEEDS = {"value": (("value",),)}
 
     def data(self) -> dict[str, Any]:
         return {"value": self.value}
 
 
 class TaskRow(Row):
-    task_id: Id
-    workflow_run_id: Id | None = None
+    task_id: Keyword
+    workflow_run_id: Keyword | None = None
     errors: str | None = None
+
+    FEEDS = {"workflow_run_id": (("run_id",),), "errors": (("codes",),)}
 
     def data(self) -> dict[str, Any]:
         errors = _json_column(self, "errors")
@@ -172,12 +214,14 @@ class TaskRow(Row):
 
 
 class AuthTokenRow(Row):
-    id: Id
-    organization_id: Id
+    id: Keyword
+    organization_id: Keyword
     token_type: str
     token: str
     valid: bool
-    deleted_at: int | None = None
+    deleted_at: Int64 | None = None
+
+    FEEDS = {"organization_id": (("organization_id",),), "token_type": (("active",),), "token": (("token_sha256",),)}
 
     def data(self) -> dict[str, Any]:
         # Only a digest of the token is ever kept.
@@ -202,3 +246,65 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "tasks": ("task_id",),
     "organization_auth_tokens": ("id",),
 }
+
+
+Carried = dict[str, int]  # column -> lsn of the version its value was taken from (-1: none known yet)
+
+
+def stand_in(table: str, column: str) -> str | None:
+    """What an unavailable column reads as while its row is rendered: null, or an empty string where the column
+    is required. Every field it feeds is then replaced by the value held before (`carry`)."""
+    return "" if ROW_MODELS[table].model_fields[column].is_required() else None
+
+
+def carry(table: str, data: dict[str, Any], unavailable: frozenset[str], previous: dict[str, Any] | None,
+          previous_lsn: int) -> tuple[dict[str, Any], Carried]:
+    """A newer event's `data`, with every field fed by an unavailable column taken from `previous` (the same
+    table's data as the index holds it at `previous_lsn`, with its own `carried`; None: nothing held), and where
+    each taken value came from. Pure; `data` is not modified."""
+    if not unavailable:
+        return data, {}
+    out = copy.deepcopy(data)
+    carried: Carried = {}
+    for column in sorted(unavailable):
+        if previous is None:
+            carried[column] = -1
+            continue
+        carried[column] = previous.get("carried", {}).get(column, previous_lsn)
+        for path in ROW_MODELS[table].FEEDS[column]:
+            _put(out, path, _get(previous, path))
+    return out, carried
+
+
+def repair(table: str, held: dict[str, Any], lsn: int, data: dict[str, Any], unavailable: frozenset[str]
+           ) -> dict[str, Any] | None:
+    """`held` (data with its `carried`) with the values of an older upsert (`lsn`, `data`) for every column whose
+    value `held` took from a version older than it, or None when it has none to give. An update applied before
+    the versions preceding it (two writers, or a partition moving between indexers) is thereby completed by them
+    when they arrive: the value a placeholder stands for is the one of the newest earlier version that sent it."""
+    better = [c for c, src in held.get("carried", {}).items() if src < lsn and c not in unavailable]
+    if not better:
+        return None
+    out = copy.deepcopy(held)
+    for column in better:
+        for path in ROW_MODELS[table].FEEDS[column]:
+            _put(out, path, _get(data, path))
+        out["carried"][column] = lsn
+    return out
+
+
+def unknown(carried: Carried) -> list[str]:
+    """The columns whose value no event has given yet."""
+    return sorted(c for c, src in carried.items() if src < 0)
+
+
+def _get(data: dict[str, Any], path: Path) -> Any:
+    for key in path[:-1]:
+        data = data[key]
+    return data.get(path[-1])
+
+
+def _put(data: dict[str, Any], path: Path, value: Any) -> None:
+    for key in path[:-1]:
+        data = data[key]
+    data[path[-1]] = value

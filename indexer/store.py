@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
 from opensearchpy import OpenSearch, helpers
+from opensearchpy.exceptions import TransportError
 
 import mappings
 from indexer.metrics import BULK_SECONDS
+from runsearch.errors import DataError
 from mappings import Names
 
+log = logging.getLogger(__name__)
+
 CHUNK = 1000  # documents per mget / bulk request
+BULK_MAX_BYTES = 10 * 1024 * 1024  # default byte budget of one bulk request (OpenSearch refuses over 100 MB)
 
 
 class WriteError(RuntimeError):
-    """OpenSearch refused a write for a reason other than a version conflict; the batch is retried."""
+    """OpenSearch could not take a write now (overloaded: 429, failing: 5xx, or the alias is missing); the batch
+    is retried with back-off, never skipped."""
+
+
+class Refused(DataError):
+    """OpenSearch refused documents for what they hold (a mapping error, or a single document larger than a
+    request may be): writing them again cannot succeed, so the events behind them become dead letters."""
 
 
 @dataclass(frozen=True)
@@ -78,12 +90,15 @@ class Store(Protocol):
         that lost a race (409), for the caller to read again and merge anew."""
         ...
 
-    def ids_matching(self, index: str, query: dict[str, Any]) -> list[str]: ...
+    def matching(self, index: str, query: dict[str, Any]) -> tuple[int, Iterator[str]]:
+        """How many documents match `query` once every acknowledged write is visible, and their ids, read lazily."""
+        ...
 
 
 @dataclass(frozen=True)
 class OpenSearchStore:
     os: OpenSearch
+    bulk_max_bytes: int = BULK_MAX_BYTES
     through_aliases: bool = True  # writes must name an alias (never auto-create an index); a rebuild names indices
 
     def mget(self, index: str, ids: Iterable[str]) -> dict[str, Versioned]:
@@ -98,33 +113,62 @@ class OpenSearchStore:
 
     def write(self, index: str, docs: Writes) -> set[str]:
         conflicts: set[str] = set()
-        items = list(docs.items())
-        for start in range(0, len(items), CHUNK):
-            lines: list[bytes] = []
-            for doc_id, (source, seen) in items[start:start + CHUNK]:
-                meta: dict[str, Any] = {"_index": index, "_id": doc_id}
-                if seen is None:
-                    lines.append(orjson.dumps({"create": meta}))
-                else:
-                    meta.update(if_seq_no=seen.seq_no, if_primary_term=seen.primary_term)
-                    lines.append(orjson.dumps({"index": meta}))
-                lines.append(orjson.dumps(source))
-            with BULK_SECONDS.time():
-                response = self.os.bulk(body=b"\n".join(lines) + b"\n", params={"require_alias": str(self.through_aliases).lower()})
-            for item in response["items"]:
-                result = next(iter(item.values()))
-                if result.get("status") == 409:
-                    conflicts.add(result["_id"])
-                elif result.get("status", 500) >= 300:
-                    # The error's type only: its reason can quote the document's content.
-                    error = result.get("error")
-                    kind = error.get("type") if isinstance(error, dict) else error
-                    raise WriteError(f"OpenSearch refused document {result['_id']}: {kind}")
+        for request in self._requests(index, docs):
+            conflicts |= self._bulk(request)
         return conflicts
 
-    def ids_matching(self, index: str, query: dict[str, Any]) -> list[str]:
-        """Every document id matching `query`, after a refresh so that all acknowledged writes are seen."""
-        self.os.indices.refresh(index=index)
-        hits = helpers.scan(self.os, index=index, query={"query": query, "_source": False}, size=CHUNK, scroll="2m")
-        return [hit["_id"] for hit in hits]
+    def _requests(self, index: str, docs: Writes) -> Iterator[list[tuple[str, bytes]]]:
+        """The bulk lines of every document, grouped into requests of at most CHUNK documents and
+        `bulk_max_bytes` bytes (a document larger than that goes alone)."""
+        request: list[tuple[str, bytes]] = []
+        size = 0
+        for doc_id, (source, seen) in docs.items():
+            meta: dict[str, Any] = {"_index": index, "_id": doc_id}
+            if seen is not None:
+                meta.update(if_seq_no=seen.seq_no, if_primary_term=seen.primary_term)
+            lines = orjson.dumps({"create" if seen is None else "index": meta}) + b"\n" + orjson.dumps(source) + b"\n"
+            if request and (len(request) == CHUNK or size + len(lines) > self.bulk_max_bytes):
+                yield request
+                request, size = [], 0
+            request.append((doc_id, lines))
+            size += len(lines)
+        if request:
+            yield request
 
+    def _bulk(self, request: list[tuple[str, bytes]]) -> set[str]:
+        try:
+            with BULK_SECONDS.time():
+                response = self.os.bulk(body=b"".join(lines for _, lines in request),
+                                        params={"require_alias": str(self.through_aliases).lower()})
+        except TransportError as err:
+            if err.status_code != 413:
+                raise
+            if len(request) == 1:
+                raise Refused(f"OpenSearch refused document {request[0][0]}: larger than a request may be (413)") from None
+            half = len(request) // 2  # over OpenSearch's http.max_content_length: halves go through
+            log.warning("bulk request over OpenSearch's size limit, split (lower RUNSEARCH_BULK_MAX_BYTES)",
+                        extra={"fields": {"documents": len(request), "bytes": sum(len(lines) for _, lines in request)}})
+            return self._bulk(request[:half]) | self._bulk(request[half:])
+        conflicts: set[str] = set()
+        refused: list[str] = []
+        for item in response["items"]:
+            result = next(iter(item.values()))
+            status = result.get("status", 500)
+            if status == 409:
+                conflicts.add(result["_id"])
+            elif status >= 300:
+                # The error's type only: its reason can quote the document's content.
+                error = result.get("error")
+                kind = error.get("type") if isinstance(error, dict) else error
+                if status in (404, 429) or status >= 500:
+                    raise WriteError(f"OpenSearch could not write document {result['_id']} now: {status} {kind}")
+                refused.append(f"{result['_id']}: {status} {kind}")
+        if refused:
+            raise Refused(f"OpenSearch refused document {', '.join(refused[:5])}")
+        return conflicts
+
+    def matching(self, index: str, query: dict[str, Any]) -> tuple[int, Iterator[str]]:
+        self.os.indices.refresh(index=index)
+        total = self.os.count(index=index, body={"query": query})["count"]
+        hits = helpers.scan(self.os, index=index, query={"query": query, "_source": False}, size=CHUNK, scroll="5m")
+        return total, (hit["_id"] for hit in hits)

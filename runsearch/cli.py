@@ -285,6 +285,79 @@ def cleanup(yes: bool = typer.Option(False, "--yes", help="Do not ask for confir
     console.print(f"deleted generations {', '.join(map(str, doomed))}")
 
 
+deadletters_app = typer.Typer(no_args_is_help=True, help="Events the indexer could not apply: list, show, apply again.")
+app.add_typer(deadletters_app, name="deadletters")
+
+
+def _letters(refs: list[str]) -> list:
+    from indexer import redrive
+
+    found = list(redrive.entries(get_settings()))
+    if not refs:
+        return found
+    wanted = {ref if ":" in ref else f"0:{ref}" for ref in refs}
+    chosen = [e for e in found if e.ref in wanted]
+    missing = wanted - {e.ref for e in chosen}
+    if missing:
+        console.print(f"[red]no dead letter at {', '.join(sorted(missing))} (PARTITION:OFFSET of the dead-letter topic)")
+        raise typer.Exit(1)
+    return chosen
+
+
+@deadletters_app.command("list")
+def deadletters_list() -> None:
+    """Every dead letter: where it sits, where its event came from, and why it failed."""
+    import datetime
+
+    table = Table("letter", "dead since (UTC)", "event (topic:partition:offset)", "payload", "reason")
+    letters = _letters([])
+    for entry in letters:
+        topic, partition, offset = entry.letter.origin
+        when = datetime.datetime.fromtimestamp(entry.timestamp_ms / 1000, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(entry.ref, when, f"{topic}:{partition}:{offset}", entry.letter.payload, entry.letter.reason)
+    console.print(table)
+    console.print(f"{len(letters):,} dead letters in {get_settings().deadletter_topic}")
+
+
+@deadletters_app.command("show")
+def deadletters_show(ref: str = typer.Argument(..., help="PARTITION:OFFSET in the dead-letter topic (or OFFSET)")) -> None:
+    """One dead letter in full: its headers, key and value."""
+    (entry,) = _letters([ref])
+    for name, value in entry.letter.headers:
+        console.print(f"[bold]{name}[/]: {value.decode(errors='replace')}", highlight=False, markup=False)
+    for part, data in (("key", entry.letter.key), ("value", entry.letter.value)):
+        text = "null" if data is None else data.decode(errors="replace")
+        console.print(f"{part} ({0 if data is None else len(data):,} bytes): {text}", soft_wrap=True, highlight=False,
+                      markup=False)
+
+
+@deadletters_app.command("reapply")
+def deadletters_reapply(refs: list[str] = typer.Argument(None, help="PARTITION:OFFSET of each letter (default: all)")
+                        ) -> None:
+    """Decode and apply dead letters again (after a fix); safe to repeat: rows are versioned. Letters that still
+    fail are listed with the reason; none is removed from the topic."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from indexer import redrive, store
+    from indexer.consumer import TRANSIENT
+    from indexer.pipeline import Pipeline
+    from mappings import Names
+
+    settings = get_settings()
+    chosen = _letters(refs or [])
+    pipeline = Pipeline(store.OpenSearchStore(store.client(settings.opensearch_url), settings.bulk_max_bytes),
+                        Names(settings.index_prefix), settings.fan_out_slice)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console) as bars:
+        task = bars.add_task("reading and decoding", total=len(chosen))
+        report = redrive.reapply(settings, chosen, pipeline.apply, TRANSIENT, lambda n: bars.advance(task, n))
+    for entry, reason in report.failed:
+        console.print(f"[red]{entry.ref}: still fails: {reason}", highlight=False)
+    console.print(f"{len(report.applied):,} applied ({sum(report.outcome.applied.values()):,} changed the index, "
+                  f"{sum(report.outcome.stale.values()):,} were already in it), {len(report.failed):,} still fail")
+    if report.failed:
+        raise typer.Exit(1)
+
+
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks on servers of their own (they print figures).")
 app.add_typer(bench_app, name="bench")
 

@@ -1,7 +1,7 @@
 """The platform's public response contract: `WorkflowRun` and its enums, as its OpenAPI documents them.
 
-The indexer renders each run into this shape once, at index time; the API returns the stored
-objects as they are and uses these models for its OpenAPI document.
+The indexer renders each run into this shape once, at index time (`StoredWorkflowRun`); the API returns
+the stored objects as they are and uses `WorkflowRun` for its OpenAPI document.
 """
 
 from __future__ import annotations
@@ -110,3 +110,13 @@ class WorkflowRun(BaseModel):
     finished_at: datetime | None = None
     created_at: datetime
     modified_at: datetime
+
+
+class StoredWorkflowRun(WorkflowRun):
+    """A run as runsearch stores and serves it. A `status`, `trigger_type` or `proxy_location` name the platform
+    added after this contract was written is kept as the string stored, so a platform upgrade never drops a run
+    and needs no reindex; known values render exactly as `WorkflowRun` renders them."""
+
+    status: str  # type: ignore[assignment]
+    trigger_type: str | None = None  # type: ignore[assignment]
+    proxy_location: GeoTarget | dict[str, Any] | str | None = None  # type: ignore[assignment]

@@ -44,15 +44,21 @@ class Settings(BaseSettings):
     topic_overrides: dict[str, str] = Field(
         default_factory=dict, description='JSON object table -> full topic name, e.g. `{"tasks": "cdc.tasks"}`'
     )
-    deadletter_topic: str = Field("runsearch.deadletter", description="Topic receiving undecodable or contract-breaking events")
+    deadletter_topic: str = Field("runsearch.deadletter", description="Topic receiving undecodable or contract-breaking events (created at start when missing)")
+    deadletter_max_bytes: int = Field(1_000_000, ge=16_384, description="Largest dead letter written (keep it under the topic's `max.message.bytes`); a larger original is carried as a pointer plus an excerpt")
     consumer_group: str = Field("runsearch-indexer", description="Kafka consumer group of the live indexer")
+    unavailable_value_placeholder: str = Field("__debezium_unavailable_value", description="Debezium's `unavailable.value.placeholder`: a column holding it kept its previous value")
 
     # --- indices -----------------------------------------------------------------------
     index_prefix: str = Field("runsearch", description="Prefix of every index and alias runsearch creates")
 
     # --- indexer -----------------------------------------------------------------------
     batch_size: int = Field(20000, ge=1, description="Most events the indexer polls and applies per batch (large batches merge the events of a run into one write while a backlog drains)")
+    batch_max_bytes: int = Field(32 * 1024 * 1024, ge=1024 * 1024, description="Most bytes of events one poll fetches (Kafka's `fetch.max.bytes`), and of run documents the indexer holds at once: bounds its memory")
+    bulk_max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Most bytes of one OpenSearch bulk request (OpenSearch refuses requests over its `http.max_content_length`, 100 MB by default)")
     poll_timeout_ms: int = Field(500, ge=1, description="How long one poll waits for events")
+    max_poll_interval_ms: int = Field(300_000, ge=1_000, description="Kafka's `max.poll.interval.ms`; the indexer polls within it also while a long fan-out runs")
+    fan_out_slice: int = Field(5000, ge=1, description="Runs re-embedded per step when a workflow title or a definition changes (each step polls Kafka to stay in the group)")
     indexer_metrics_port: int = Field(9108, description="Port of the indexer's Prometheus `/metrics` (0 disables)")
     retry_max_seconds: float = Field(30.0, gt=0, description="Longest back-off between retries while OpenSearch is unreachable")
 
@@ -71,6 +77,7 @@ class Settings(BaseSettings):
     kafka_version: str = Field("4.1.1", description="Kafka version of the local stack (4.x, KRaft)")
     java_home: Path | None = Field(None, description="JDK for both servers (default: JAVA_HOME, else the system Java 17)")
     opensearch_heap: str = Field("1g", description="OpenSearch heap size")
+    opensearch_max_content_length: str = Field("100mb", description="OpenSearch's `http.max_content_length` in the local stack (the test stack lowers it to prove bulk requests split)")
     kafka_heap: str = Field("512m", description="Kafka heap size")
     service_user: str = Field("runsearch", description="Unprivileged user OpenSearch runs as when the stack is started by root")
     topic_partitions: int = Field(3, ge=1, description="Partitions of each topic the local stack creates")

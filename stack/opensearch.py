@@ -62,6 +62,7 @@ def start(settings: Settings, proc: Managed, home: Path) -> int:
         f"-Epath.data={run / 'data'}",
         f"-Epath.logs={run / 'logs'}",
         "-Ecluster.routing.allocation.disk.threshold_enabled=false",
+        f"-Ehttp.max_content_length={settings.opensearch_max_content_length}",
         f"-Enode.attr.runsearch_stack={proc.state_dir.resolve()}",  # lets `down` recognise its own process
     ]
     argv = account.as_service_user(settings, argv)

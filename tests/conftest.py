@@ -36,9 +36,14 @@ def _testcontainers() -> Iterator[dict[str, str]]:
                "RUNSEARCH_KAFKA_BOOTSTRAP": broker.get_bootstrap_server()}
 
 
+# Bulk requests over this get OpenSearch's 413 (its default is 100 MB): low enough for a test to cross it.
+TEST_MAX_CONTENT_LENGTH = "16mb"
+
+
 def _test_stack() -> Stack:
     return Stack(Settings(stack_dir=".stack-test", opensearch_url=TEST_PORTS["RUNSEARCH_OPENSEARCH_URL"],
-                          kafka_bootstrap=TEST_PORTS["RUNSEARCH_KAFKA_BOOTSTRAP"]))
+                          kafka_bootstrap=TEST_PORTS["RUNSEARCH_KAFKA_BOOTSTRAP"],
+                          opensearch_max_content_length=TEST_MAX_CONTENT_LENGTH))
 
 
 @pytest.fixture(scope="session")

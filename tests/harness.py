@@ -15,6 +15,7 @@ import httpx
 from opensearchpy import NotFoundError, TransportError, helpers
 
 from demo.dataset import RowChange
+from demo.events import Encoder
 from indexer import store
 from indexer.generations import committed_offsets, end_offsets
 from mappings import Names
@@ -24,9 +25,9 @@ from runsearch.settings import Settings
 from stack import kafka as kafka_node
 
 
-def produce(settings: Settings, changes: Iterable[RowChange], schemas: bool = False) -> int:
+def produce(settings: Settings, changes: Iterable[RowChange], encoder: Encoder | None = None) -> int:
     kafka_node.create_topics(settings)
-    return publish(settings, changes, schemas)
+    return publish(settings, changes, encoder)
 
 
 def drain(indexer: Indexer, timeout: float = 120.0) -> None:

@@ -21,14 +21,14 @@ def expected(rows: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, 
     tables: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for table, row in rows:
         tables[table].append(row)
-    titles = {w["workflow_id"]: w["title"] for w in tables["workflows"]}
+    titles = {w["workflow_id"]: w.get("title") for w in tables["workflows"]}
     definitions = {d["workflow_parameter_id"]: d for d in tables["workflow_parameters"]}
     values: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for p in tables["workflow_run_parameters"]:
         values[p["workflow_run_id"]].append(p)
     codes: dict[str, set[str]] = defaultdict(set)
     for task in tables["tasks"]:
-        for error in json.loads(task["errors"] or "[]"):
+        for error in json.loads(task.get("errors") or "[]"):
             if isinstance(error, dict) and isinstance(error.get("error_code"), str):
                 codes[task["workflow_run_id"]].add(error["error_code"])
     out = {}
@@ -43,15 +43,31 @@ def expected(rows: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, 
             "organization_id": run["organization_id"],
             "status": run["status"],
             "created_at": run["created_at"],
-            "listed": run["parent_workflow_run_id"] is None and run["copilot_session_id"] is None,
+            "listed": run.get("parent_workflow_run_id") is None and run.get("copilot_session_id") is None,
             "workflow_title": titles.get(run["workflow_id"]),
             "error_codes": sorted(codes[rid]),
             "param_texts": sorted(texts),
-            "values": sorted(p["value"] for p in values[rid] if p["value"] is not None),
-            "headers": run["extra_http_headers"],
+            "values": sorted(p["value"] for p in values[rid] if p.get("value") is not None),
+            "headers": run.get("extra_http_headers"),
         }
         out[rid]["search_text"] = sorted([rid, *texts, *out[rid]["values"], *([run["extra_http_headers"]]
-                                                                           if run["extra_http_headers"] is not None else [])])
+                                                                           if out[rid]["headers"] is not None else [])])
+    return out
+
+
+def responses(rows: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """run id -> the WorkflowRun the endpoint returns for it: the run row as the platform renders it (the
+    rendering is the indexer's own, `indexer.rows`; what this checks is which row version and title end up
+    served), with the title of its workflow."""
+    from indexer.rows import WorkflowRunRow
+
+    rows = list(rows)
+    titles = {row["workflow_id"]: row.get("title") for table, row in rows if table == "workflows"}
+    out = {}
+    for table, row in rows:
+        if table == "workflow_runs":
+            response = WorkflowRunRow.model_validate(row).data()["response"]
+            out[row["workflow_run_id"]] = {**response, "workflow_title": titles.get(row["workflow_id"])}
     return out
 
 

@@ -50,15 +50,19 @@ def test_proxy_location_object_renders_as_object() -> None:
     assert run["proxy_location"] == {"country": "US", "subdivision": "CA", "city": None}
 
 
-def test_delete_has_primary_key_only_and_is_followed_by_a_tombstone() -> None:
+def test_delete_has_primary_key_only_and_its_tombstone_is_a_delete_of_its_key() -> None:
     (key, value), (tomb_key, tombstone) = messages(RowChange("workflow_run_parameters", "d",
                                                              {"workflow_run_id": "wr_1", "workflow_parameter_id": "p_1",
                                                               "value": "x"}, 7))
     assert orjson.loads(value)["before"]["value"] is None
     change = decode("workflow_run_parameters", key, value)
     assert (change.kind, change.key, change.data) == ("delete", ("wr_1", "p_1"), None)
-    assert decode("workflow_run_parameters", tomb_key, tombstone) is None
-    assert decode("workflow_runs", key, orjson.dumps({"schema": {}, "payload": None})) is None
+    tomb = decode("workflow_run_parameters", tomb_key, tombstone)
+    assert (tomb.kind, tomb.key, tomb.lsn, tomb.data) == ("tombstone", ("wr_1", "p_1"), 0, None)
+    wrapped_key = orjson.dumps({"schema": {}, "payload": {"workflow_run_id": "wr_9"}})
+    assert decode("workflow_runs", wrapped_key, orjson.dumps({"schema": {}, "payload": None})).key == ("wr_9",)
+    with pytest.raises(Poison, match="tombstone without a message key"):
+        decode("workflow_runs", None, None)
 
 
 def test_snapshot_read_is_an_upsert() -> None:
@@ -101,7 +105,7 @@ KEY = b'{"workflow_run_id": "wr_1"}'
     ("workflow_runs", KEY, envelope({**RUN, "workflow_run_id": None}), "primary-key"),
     ("workflow_runs", KEY, envelope({**RUN, "credits_used": "12"}), "credits_used"),
     ("workflow_runs", KEY, envelope({**RUN, "created_at": "2026-01-01"}), "created_at"),
-    ("workflow_runs", KEY, envelope({**RUN, "status": "exploded"}), "status"),
+    ("workflow_runs", KEY, envelope({**RUN, "status": "s" * 256}), "status: Value error, longer than 255"),
     ("workflow_runs", KEY, envelope({**RUN, "extra_http_headers": "{oops"}), "extra_http_headers"),
     ("workflow_runs", KEY, envelope({**RUN, "extra_http_headers": '{"a": 1}'}), "extra_http_headers"),
     ("workflow_runs", b'{"workflow_run_id": "wr_2"}', envelope(), "does not match"),
@@ -143,3 +147,51 @@ def test_any_input_decodes_or_is_poison(key: bytes | None, value: bytes | None, 
         decode(table, key, value)
     except Poison:
         pass
+
+
+def test_out_of_range_timestamps_render_as_the_nearest_instant_and_sort_by_their_microseconds() -> None:
+    infinite = {**RUN, "created_at": 9223372036825200000, "started_at": -9223372036832400000,
+                "finished_at": 568_971_820_800_000_000}
+    change = one("workflow_runs", infinite)
+    run = change.data["response"]
+    assert (run["created_at"], run["started_at"], run["finished_at"]) == \
+        ("9999-12-31T23:59:59.999999", "0001-01-01T00:00:00", "9999-12-31T23:59:59.999999")
+    assert change.data["created_at_us"] == 9223372036825200000
+
+
+def test_values_the_contract_does_not_know_yet_are_kept_as_stored() -> None:
+    run = one("workflow_runs", {**RUN, "status": "needs_review", "trigger_type": "email", "proxy_location": "MARS-1",
+                                "run_with": "hybrid"}).data["response"]
+    assert (run["status"], run["trigger_type"], run["proxy_location"], run["run_with"]) == \
+        ("needs_review", "email", "MARS-1", "hybrid")
+
+
+def test_missing_optional_columns_are_null() -> None:
+    run = one("workflow_runs", {c: RUN[c] for c in ("workflow_run_id", "workflow_id", "workflow_permanent_id",
+                                                    "organization_id", "status", "created_at", "modified_at")})
+    assert run.data["response"]["extra_http_headers"] is None and run.data["headers_text"] is None
+
+
+def test_placeholders_are_unavailable_columns_in_any_text_column_and_a_custom_placeholder_works() -> None:
+    row = {**RUN, "extra_http_headers": "__debezium_unavailable_value", "status": "__debezium_unavailable_value"}
+    change = one("workflow_runs", row, op="u")
+    assert change.unavailable == {"extra_http_headers", "status"} and change.data["headers_text"] is None
+    key, value = next(messages(RowChange("workflow_runs", "u", {**RUN, "failure_reason": "<none>"}, 42)))
+    assert decode("workflow_runs", key, value, placeholder="<none>").unavailable == {"failure_reason"}
+    with pytest.raises(Poison, match="credits_used"):  # the placeholder in a number column is no placeholder
+        one("workflow_runs", {**RUN, "credits_used": "__debezium_unavailable_value"})
+
+
+@pytest.mark.parametrize("lsn, ok", [(2**63 - 1, True), (2**63, False)])
+def test_an_lsn_past_a_signed_long_is_poison(lsn: int, ok: bool) -> None:
+    value = orjson.dumps({"op": "c", "after": RUN, "source": {"lsn": lsn}})
+    if ok:
+        assert decode("workflow_runs", KEY, value).lsn == lsn
+    else:
+        with pytest.raises(Poison, match="beyond"):
+            decode("workflow_runs", KEY, value)
+
+
+def test_integers_past_64_bits_are_poison() -> None:
+    with pytest.raises(Poison, match="credits_used"):
+        one("workflow_runs", {**RUN, "credits_used": 2**63})

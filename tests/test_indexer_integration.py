@@ -16,6 +16,7 @@ from opensearchpy import NotFoundError
 from prometheus_client import REGISTRY
 
 from demo.dataset import final_rows, generate
+from demo.events import Encoder
 from indexer.consumer import Indexer
 from mappings import Names
 from runsearch.settings import Settings
@@ -35,7 +36,7 @@ def test_shuffled_duplicated_history_converges(settings: Settings) -> None:
     changes = list(history.changes)
     changes += rng.sample(changes, len(changes) // 5)  # redeliveries, also of older versions after newer ones
     rng.shuffle(changes)
-    produce(settings, changes, schemas=True)
+    produce(settings, changes, Encoder(schemas=True))
     indexer = Indexer(settings)
     drain(indexer)
     indexer.close()

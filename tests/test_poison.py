@@ -8,12 +8,13 @@ import random
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 from prometheus_client import REGISTRY
 
 from api.app import create_app
 from demo.dataset import RowChange, final_rows, generate
 from demo.events import envelope
+from indexer import redrive
 from indexer.consumer import Indexer
 from mappings import Names
 from runsearch.settings import Settings
@@ -48,10 +49,12 @@ POISON = [
      "event of table 'audit_log' on the topic of table 'workflow_runs'"),
     ("workflow_runs", RUN_KEY, _value(_run(extra_http_headers="{oops")), "workflow_runs row breaks the contract: json column"),
     ("workflow_runs", b'{"workflow_run_id": "wr_other"}', _value(_run()), "message key does not match"),
-    ("workflow_runs", orjson.dumps({"workflow_run_id": "r" * 300}), _value(_run(workflow_run_id="r" * 300)), "after primary-key column 'workflow_run_id' is longer"),
+    ("workflow_runs", orjson.dumps({"workflow_run_id": "r" * 300}), _value(_run(workflow_run_id="r" * 300)), "key primary-key column 'workflow_run_id' is longer"),
     ("tasks", b'{"task_id": "t_bad"}', _value({"task_id": "t_bad", "errors": '{"error_code": "X"}'}, table="tasks"),
      "tasks row breaks the contract: tasks.errors is not a JSON array"),
-    ("workflow_run_parameters", b"[]", b"[]", "value is not a Debezium envelope"),
+    ("workflow_run_parameters", b"[]", b"[]", "key is not a JSON object"),
+    ("workflow_run_parameters", b'{"workflow_run_id": "wr_bad", "workflow_parameter_id": "p"}', b"[]",
+     "value is not a Debezium envelope"),
 ]
 
 
@@ -71,14 +74,12 @@ def test_every_kind_of_poison_is_dead_lettered_with_its_reason_and_counted(setti
 
     assert_documents_match(documents(settings, Names(settings.index_prefix).read_alias("runs")),
                            expected(final_rows(history.changes)))
-    dead = KafkaConsumer(settings.deadletter_topic, bootstrap_servers=settings.kafka_bootstrap,
-                         auto_offset_reset="earliest", consumer_timeout_ms=5000)
-    letters = [orjson.loads(m.value) for m in dead]
-    dead.close()
+    letters = [entry.letter for entry in redrive.entries(settings)]
     assert len(letters) == len(POISON)
-    for table, _, _, reason in POISON:  # each reason in its own letter, from the topic it came from
-        letter = next((l for l in letters if l["topic"] == settings.topic(table) and l["reason"].startswith(reason)), None)
-        assert letter is not None and letter["offset"] >= 0, (reason, [l["reason"] for l in letters])
+    for table, key, value, reason in POISON:  # each reason in its own letter, from the topic it came from, with it
+        letter = next((l for l in letters if l.origin[0] == settings.topic(table) and l.reason.startswith(reason)), None)
+        assert letter is not None and letter.origin[2] >= 0, (reason, [l.reason for l in letters])
+        assert (letter.key, letter.value, letter.payload) == (key, value, "original")
         letters.remove(letter)
     for table in {t for t, *_ in POISON}:
         counted = REGISTRY.get_sample_value("runsearch_indexer_events_total",

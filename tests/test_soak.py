@@ -13,7 +13,11 @@ import pytest
 
 from bench import load
 from bench.classes import QueryClass
-from demo.dataset import History, RowChange, final_rows, generate, stream
+from kafka import KafkaProducer
+
+from demo.dataset import History, RowChange, churn, final_rows, generate, stream
+from demo.events import TOAST_BYTES, Encoder
+from indexer import redrive
 from mappings import Names
 from runsearch.settings import Settings
 from indexer.generations import end_offsets
@@ -62,6 +66,39 @@ def test_repeated_kill_9_during_ingest_loses_nothing(settings: Settings, tmp_pat
     _finish(settings, [indexer_process(settings, log)], log)
     runs = _converged(settings, history.changes)
     print(f"\nkill -9: {kills} kills during ingest of {len(history.changes):,} events; all {runs:,} runs equal the reference")
+
+
+def test_a_production_shaped_stream_with_poison_and_kills_loses_nothing(settings: Settings, tmp_path: Path) -> None:
+    """Placeholders, tombstone-only deletes, hard-deleted keys, unknown values, out-of-range timestamps, poison
+    messages mixed in, and the indexer killed at random moments: the index equals the model, every poison message
+    is one dead letter."""
+    history = churn(generate(runs=20_000, organizations=5, seed=66, secret=settings.jwt_secret), seed=67,
+                    secret=settings.jwt_secret)
+    encoder = Encoder(toast_bytes=TOAST_BYTES, tombstone_only=lambda change: change.lsn % 2 == 0)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    poison = [b"{not json", b'{"op": "c", "after": {}, "source": {"lsn": 1}}',
+              b'{"op": "c", "after": {"workflow_run_id": "wr_x"}, "source": {"lsn": 9223372036854775808}}']
+    step = len(history.changes) // len(poison)
+    for n, bad in enumerate(poison):  # a poison message after each share of the stream
+        produce(settings, history.changes[n * step:(n + 1) * step], encoder)
+        producer.send(settings.topic("workflow_runs"), key=b'{"workflow_run_id": "wr_x"}', value=bad)
+        producer.flush()
+    produce(settings, history.changes[len(poison) * step:], encoder)
+    producer.close()
+    log = tmp_path / "indexer.log"
+    log.touch()
+    rng = random.Random(68)
+    for _ in range(4):
+        proc = indexer_process(settings, log, RUNSEARCH_BATCH_SIZE=str(rng.choice([500, 5000])))
+        time.sleep(rng.uniform(3, 8))
+        proc.kill()
+        proc.wait()
+    _finish(settings, [indexer_process(settings, log)], log)
+    runs = _converged(settings, history.changes)
+    letters = list(redrive.entries(settings))
+    print(f"\nproduction-shaped stream: {len(history.changes):,} changes, 4 kills, {len(letters)} dead letters; "
+          f"all {runs:,} runs equal the reference")
+    assert len({entry.letter.origin for entry in letters}) == len(poison)
 
 
 def test_a_consumer_group_member_killed_mid_stream(settings: Settings, tmp_path: Path) -> None:
