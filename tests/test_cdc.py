@@ -33,6 +33,7 @@ from prometheus_client import REGISTRY
 from api.app import create_app
 from demo.dataset import INFINITY, MINUS_INFINITY, YEAR_20000, History, RowChange, api_key, churn, final_rows, generate
 from demo.events import TOAST_BYTES, Encoder, envelope
+from demo.publish import publish
 from indexer import document, redrive
 from indexer.consumer import Indexer
 from indexer.deadletter_topic import DeadLetterTopicError
@@ -40,6 +41,7 @@ from indexer.decode import PLACEHOLDER
 from indexer.generations import committed_offsets, end_offsets
 from mappings import Names
 from runsearch.settings import Settings
+from stack import kafka as kafka_node
 from tests.harness import documents, drain, indexer_process, process_env, produce, wait_until_committed
 from tests.model import assert_documents_match, expected, responses, search
 
@@ -117,6 +119,15 @@ def test_a_production_shaped_history_answers_exactly_as_the_platform(settings: S
         for key in history.refused_keys:
             assert client.get("/v1/agents/runs", headers={"x-api-key": key}).status_code == 403
     assert not list(redrive.entries(settings))  # nothing of this was a dead letter
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+def test_topics_compressed_with_any_codec_are_consumed(settings: Settings, codec: str) -> None:
+    history = generate(runs=40, organizations=1, seed=47, secret=settings.jwt_secret)
+    kafka_node.create_topics(settings)
+    publish(settings, history.changes, compression=codec)
+    _index(settings, [])
+    _converged(settings, history.changes)
 
 
 def _run(run_id: str, org: str = "o_0000", **over: object) -> dict:
