@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from demo.dataset import RowChange
 from demo.publish import publish
-from indexer.generations import committed_offsets, end_offsets
+from indexer.offsets import committed_offsets, end_offsets
 from mappings import Names, body
 from runsearch.settings import Settings
 from stack.processes import Managed

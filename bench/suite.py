@@ -25,7 +25,7 @@ from bench.postgres import Postgres
 from bench.snapshot import Snapshot
 from demo.dataset import api_key, organization_ids, stream
 from indexer import store
-from indexer.generations import end_offsets
+from indexer.offsets import end_offsets
 from mappings import Names
 from runsearch.settings import Settings
 from stack import opensearch

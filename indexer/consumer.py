@@ -26,11 +26,12 @@ from kafka.structs import OffsetAndMetadata
 from opensearchpy.exceptions import TransportError
 from prometheus_client import start_http_server
 
-from indexer import deadletter, deadletter_topic, metrics, store
+from indexer import deadletter, deadletter_topic, generations, metrics, offsets, store
 from indexer.decode import Change, decode
 from indexer.isolation import apply_isolating
-from indexer.pipeline import Outcome, Pipeline
-from mappings import Names, Pinned
+from indexer.pipeline import Outcome
+from indexer.writer import NoGeneration, Writer
+from mappings import Generation
 from runsearch.errors import DataError
 from runsearch.settings import Settings
 
@@ -38,8 +39,9 @@ log = logging.getLogger(__name__)
 
 LAG_INTERVAL_SECONDS = 5.0
 KEEPALIVE_RECORDS = 500  # most records one keep-alive poll takes (applied with the next batch)
-# Errors of a server that is away or overloaded: the batch is retried with back-off, never skipped.
-TRANSIENT = (TransportError, store.WriteError, KafkaError)
+# Errors of a server that is away or overloaded, or of nothing to write yet: the batch is retried with back-off,
+# never skipped, never committed.
+TRANSIENT = (TransportError, store.WriteError, KafkaError, NoGeneration)
 T = TypeVar("T")
 
 
@@ -77,22 +79,20 @@ def dead_letter(settings: Settings, rec: ConsumerRecord, table: str | None, erro
 
 
 class Indexer:
-    """The live indexer, or (with `rebuild`) a replay into one generation's indices before it goes live:
-    its own consumer group, no aliases, and no second copy of the live indexer's dead letters."""
+    """The live indexer: it writes every generation that has its write aliases and this version's mappings (read
+    again before every batch). Or, with `rebuild`, a replay of the topics into that one generation: its own
+    consumer group, and no second copy of the live indexer's dead letters."""
 
-    def __init__(self, settings: Settings, rebuild: Pinned | None = None) -> None:
+    def __init__(self, settings: Settings, rebuild: Generation | None = None) -> None:
         if rebuild is None:
             deadletter_topic.ensure(settings)
         self.settings = settings
         self.stopping = threading.Event()
         self.tables = settings.topics()
-        self.os = store.client(settings.opensearch_url)
-        self.names = rebuild or Names(settings.index_prefix)
-        self.rebuild = rebuild is not None
-        backend = store.OpenSearchStore(self.os, settings.bulk_max_bytes, through_aliases=not self.rebuild)
-        self.pipeline = Pipeline(backend, self.names, settings.fan_out_slice, self._fan_out_progress,
-                                 settings.batch_max_bytes)
-        group = f"{settings.consumer_group}-rebuild-v{rebuild.generation}" if rebuild else settings.consumer_group
+        self.rebuild = rebuild
+        self.writer = Writer(settings, rebuild, self._fan_out_progress, self._keep_alive)
+        self.os = self.writer.os
+        group = offsets.rebuild_group(settings, rebuild.number) if rebuild else settings.consumer_group
         self.consumer = KafkaConsumer(
             *self.tables, bootstrap_servers=settings.kafka_bootstrap, group_id=group,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.batch_size,
@@ -105,7 +105,9 @@ class Indexer:
         self._lag_at = 0.0
         self._polled_at = time.monotonic()
         self._carried: list[ConsumerRecord] = []  # taken by keep-alive polls, applied with the next batch
-        self._indices_ready = self.rebuild  # a rebuild's indices are created by its caller
+        self._applied: dict[TopicPartition, int] = {}  # per partition, the offset after the last event applied
+        self._uncommitted = False  # a commit failed: try again, even when no more events come
+        self._indices_ready = rebuild is not None  # a rebuild's indices are created by its caller
 
     def stop(self, *_: object) -> None:
         self.stopping.set()
@@ -134,18 +136,20 @@ class Indexer:
         messages, self._carried = self._carried + [rec for batch in polled.values() for rec in batch], []
         if messages:
             self._apply(messages)
+        elif self._uncommitted:
+            self._commit()
         self._update_lag()
         return len(messages)
 
     def _ensure_indices(self) -> bool:
-        store.ensure_indices(self.os, self.names)
+        generations.ensure_first(self.os, self.writer.names)
         return True
 
     def _apply(self, messages: list[ConsumerRecord]) -> None:
         decoded = decode_batch(messages, self.tables, self.settings)
         changes = [change for _, change in decoded.changes]
         with metrics.BATCH_SECONDS.time():
-            isolated = self._retry("applying a batch", lambda: apply_isolating(self.pipeline.apply, changes, TRANSIENT))
+            isolated = self._retry("applying a batch", lambda: apply_isolating(self.writer.apply, changes, TRANSIENT))
         if isolated is None:
             return  # stopping with the batch unapplied: it is not committed, and will come again
         failed = [(decoded.changes[i][0], failure) for i, failure in sorted(isolated.failures.items())]
@@ -153,7 +157,10 @@ class Indexer:
                                            "TASK_PUT") for rec, failure in failed]
         if not self.rebuild and dead and self._retry("sending dead letters", lambda: self._send(dead)) is None:
             return
-        self._commit(messages)
+        for rec in messages:
+            tp = TopicPartition(rec.topic, rec.partition)
+            self._applied[tp] = max(self._applied.get(tp, 0), rec.offset + 1)
+        self._commit()
         self._count(changes, isolated.outcome)
 
     def _send(self, letters: list[deadletter.Letter]) -> bool:
@@ -165,19 +172,20 @@ class Indexer:
             future.get(timeout=0)
         return True
 
-    def _commit(self, messages: list[ConsumerRecord]) -> None:
-        """Commit what this batch applied, and nothing a keep-alive poll took meanwhile."""
-        ends: dict[TopicPartition, int] = {}
-        for rec in messages:
-            tp = TopicPartition(rec.topic, rec.partition)
-            ends[tp] = max(ends.get(tp, 0), rec.offset + 1)
+    def _commit(self) -> None:
+        """Commit what was applied on the partitions assigned to us (every batch so far: a commit that failed is
+        covered by the next one), and nothing a keep-alive poll took meanwhile."""
+        assigned = self.consumer.assignment()
+        self._applied = {tp: end for tp, end in self._applied.items() if tp in assigned}  # others' now
         try:
-            self.consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()})
+            self.consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in self._applied.items()})
+            self._uncommitted = False
         except KafkaError as err:
-            # A rebalance or a broker away: the batch is delivered again (to us or the partition's new owner),
-            # which is harmless, as applying is idempotent.
+            # A rebalance or a broker away: committed on the next batch or poll; until then a restart (or the
+            # partition's new owner) gets the events again, which is harmless, as applying is idempotent.
+            self._uncommitted = True
             metrics.COMMIT_FAILURES.inc()
-            log.warning("commit failed; the batch will be delivered again", extra={"fields": {"error": type(err).__name__}})
+            log.warning("commit failed; it is tried again", extra={"fields": {"error": type(err).__name__}})
 
     def _fan_out_progress(self, done: int, total: int) -> None:
         metrics.FAN_OUT_REMAINING.set(total - done)
@@ -188,6 +196,8 @@ class Indexer:
         member that has not polled for `max.poll.interval.ms`, and its partitions move to another member."""
         if time.monotonic() - self._polled_at < self.settings.max_poll_interval_ms / 1000 / 3:
             return
+        if len(self._carried) >= self.settings.batch_size:
+            return  # waiting long (OpenSearch away): rather leave the group than hold ever more records
         try:
             polled = self.consumer.poll(timeout_ms=0, max_records=KEEPALIVE_RECORDS)
         except KafkaError as err:  # the broker away: the batch's own retries and commit say what happens next

@@ -1,183 +1,168 @@
-"""Index generations for operators: rebuild one from Kafka, verify it, swap the aliases, roll back, clean up.
+"""Index generations: which exist, which the API serves, which the live indexer writes, and moving between them.
 
-A rebuild replays every topic from its earliest offset into generation N+1 with a consumer group of
-its own (so Ctrl-C or kill -9 resumes where its commits stand), while the live indexer keeps writing
-generation N. The swap moves every read and write alias in one atomic update; the rebuild then keeps
-consuming until it has caught up with the end offsets read *after* the swap. Every change the live
-indexer applied before the swap sits below those offsets, so the new generation holds it too; after
-the swap the live indexer writes the new generation itself. Applying twice is harmless (versions).
+A generation is written by the live indexer while it has its write aliases (`Names.write_alias`): from
+the moment a rebuild registers it until cleanup removes it. So a generation being built receives every
+change the live indexer applies from then on, and a generation that was served before a swap keeps
+receiving them, to be rolled back to: neither ever serves data older than the other. Writes are
+versioned per row, so the live indexer and a rebuild writing one generation converge.
+
+An indexer writes only generations created with its own mappings (`mappings.schema`); another version's
+generation is left alone, and said so.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
-
-from kafka import KafkaConsumer, TopicPartition
-from opensearchpy import OpenSearch, helpers
+import logging
+from dataclasses import dataclass
+from opensearchpy import NotFoundError, OpenSearch
 
 import mappings
-from indexer.consumer import Indexer, decode_batch
-from indexer.memory_store import MemoryStore
-from indexer.pipeline import Pipeline
-from mappings import Names, Pinned
-from runsearch.settings import Settings
+from mappings import KINDS, READ_KINDS, Generation, Names
 
-Progress = Callable[[dict[str, tuple[int, int]]], None]  # topic -> (consumed, end)
+log = logging.getLogger(__name__)
 
 
-def generations(os: OpenSearch, names: Names) -> dict[int, dict[str, int]]:
-    """Every generation that exists -> document count per kind."""
-    found: dict[int, dict[str, int]] = {}
-    for row in os.cat.indices(index=f"{names.prefix}-*-v*", format="json", h="index,docs.count"):
-        kind, _, generation = row["index"].removeprefix(f"{names.prefix}-").rpartition("-v")
-        if kind in mappings.KINDS and generation.isdigit():
-            found.setdefault(int(generation), {})[kind] = int(row["docs.count"] or 0)
-    return dict(sorted(found.items()))
+@dataclass(frozen=True)
+class Info:
+    """One generation as it stands."""
+
+    number: int
+    documents: dict[str, int]  # kind -> documents
+    schema: str
+    serving: bool  # the API's read aliases point at it
+    written: bool  # it has its write aliases: the live indexer keeps it current
+
+    @property
+    def compatible(self) -> bool:
+        """Created with this version's mappings: this version's indexer writes it, and its API can read it."""
+        return self.schema == mappings.schema()
 
 
-def aliases(os: OpenSearch, names: Names) -> dict[str, int]:
-    """Alias -> the generation it points at."""
-    wanted = [names.read_alias(k) for k in ("runs", "keys")] + [names.write_alias(k) for k in mappings.KINDS]
+def survey(os: OpenSearch, names: Names) -> dict[int, Info]:
+    """Every generation that exists, by number (an incomplete one, some of whose indices are missing, too)."""
+    pattern = f"{names.prefix}-*-v*"
+    rows = os.cat.indices(index=pattern, format="json", h="index,docs.count", expand_wildcards="open")
+    aliases = os.indices.get_alias(index=pattern)
+    meta = os.indices.get_mapping(index=pattern)
+    documents: dict[int, dict[str, int]] = {}
+    stamps: dict[int, dict[str, str]] = {}
+    for row in rows:
+        parsed = names.parse(row["index"])
+        if parsed is None:
+            continue
+        kind, number = parsed
+        documents.setdefault(number, {})[kind] = int(row["docs.count"] or 0)
+        stamps.setdefault(number, {})[kind] = mappings.stamp(meta.get(row["index"], {}).get("mappings", {}))
     out = {}
-    for index, info in os.indices.get_alias(index=f"{names.prefix}-*-v*").items():
-        for alias in info["aliases"]:
-            if alias in wanted:
-                out[alias] = int(index.rsplit("-v", 1)[1])
+    for number in sorted(documents):
+        held = {alias for kind in KINDS for alias in aliases.get(names.index(kind, number), {}).get("aliases", {})}
+        schema = stamps[number].get("runs") or next(iter(stamps[number].values()))
+        out[number] = Info(number, documents[number], schema,
+                           serving={names.read_alias(k) for k in READ_KINDS} <= held,
+                           written={names.write_alias(k, number) for k in KINDS} <= held)
     return out
 
 
-def swap(os: OpenSearch, names: Names, to: int) -> None:
-    """Point every read and write alias at generation `to`, in one atomic update."""
-    current = aliases(os, names)
-    actions: list[dict[str, Any]] = []
-    for kind in mappings.KINDS:
-        targets = [names.write_alias(kind)] + ([names.read_alias(kind)] if kind != "lookup" else [])
-        for alias in targets:
-            if alias in current:
-                actions.append({"remove": {"index": names.index(kind, current[alias]), "alias": alias}})
-            actions.append({"add": {"index": names.index(kind, to), "alias": alias}})
-    os.indices.update_aliases(body={"actions": actions})
-
-
-def unused(os: OpenSearch, names: Names) -> list[int]:
-    live = set(aliases(os, names).values())
-    return [g for g in generations(os, names) if g not in live]
-
-
-def end_offsets(settings: Settings) -> dict[TopicPartition, int]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+def serving(os: OpenSearch, names: Names) -> int | None:
+    """The generation the API's runs read alias points at."""
     try:
-        parts = [TopicPartition(t, p) for t in settings.topics() for p in consumer.partitions_for_topic(t) or ()]
-        return consumer.end_offsets(parts)
-    finally:
-        consumer.close()
+        (index,) = os.indices.get_alias(name=names.read_alias("runs"))
+    except NotFoundError:
+        return None
+    parsed = names.parse(index)
+    return parsed[1] if parsed else None
 
 
-@dataclass
-class Rebuild:
-    settings: Settings
-    generation: int
-    indexer: Indexer = field(init=False)
+class Targets:
+    """The generations the live indexer writes: read again before every batch, since a rebuild registers its
+    generation while the indexer runs. Each index's schema is read once (it never changes)."""
 
-    def __post_init__(self) -> None:
-        self.indexer = Indexer(self.settings, rebuild=Pinned(self.settings.index_prefix, generation=self.generation))
+    def __init__(self, os: OpenSearch, names: Names) -> None:
+        self.os, self.names = os, names
+        self._schemas: dict[str, str] = {}
+        self._skipped: set[int] = set()
 
-    def catch_up(self, progress: Progress) -> None:
-        """Consume until every partition reaches the end offsets read now."""
-        ends = end_offsets(self.settings)
-        consumer = self.indexer.consumer
-        while not self.indexer.stopping.is_set():
-            assigned = consumer.assignment()
-            done = {tp: consumer.position(tp) if tp in assigned else 0 for tp in ends}
-            per_topic: dict[str, tuple[int, int]] = {}
-            for tp, end in ends.items():
-                consumed, total = per_topic.get(tp.topic, (0, 0))
-                per_topic[tp.topic] = (consumed + min(done[tp], end), total + end)
-            progress(per_topic)
-            if len(assigned) == len(ends) and all(done[tp] >= end for tp, end in ends.items()):
-                return
-            self.indexer.run_once()
+    def current(self) -> list[Generation]:
+        kinds: dict[int, set[str]] = {}
+        found = _holders(self.os, self.names.every_write_alias())
+        for index in found:
+            parsed = self.names.parse(index)
+            if parsed is not None:
+                kinds.setdefault(parsed[1], set()).add(parsed[0])
+        out = []
+        for number in sorted(n for n, held in kinds.items() if held == set(KINDS)):
+            if all(self._schema(self.names.index(kind, number)) == mappings.schema() for kind in KINDS):
+                out.append(self.names.generation(number))
+            elif number not in self._skipped:
+                self._skipped.add(number)
+                log.warning("not writing a generation of another schema", extra={"fields": {
+                    "generation": number, "schema": self._schema(self.names.index("runs", number)),
+                    "own_schema": mappings.schema()}})
+        return out
 
-    def positions(self) -> dict[TopicPartition, int]:
-        """Where the rebuild stands: every change below these offsets is applied."""
-        return {tp: self.indexer.consumer.position(tp) for tp in self.indexer.consumer.assignment()}
-
-    def close(self) -> None:
-        self.indexer.close()
-
-
-def next_generation(os: OpenSearch, names: Names) -> tuple[int, bool]:
-    """The generation to rebuild, and whether it is resumed (it exists, but no alias uses it yet)."""
-    existing = generations(os, names)
-    live = set(aliases(os, names).values())
-    newest = max(existing, default=0)
-    if newest and newest not in live:
-        return newest, True
-    return newest + 1, False
+    def _schema(self, index: str) -> str:
+        if index not in self._schemas:
+            meta = self.os.indices.get_mapping(index=index)
+            self._schemas[index] = mappings.stamp(next(iter(meta.values()))["mappings"])
+        return self._schemas[index]
 
 
-# --- verification ---------------------------------------------------------------------------------
+def create(os: OpenSearch, names: Names, number: int) -> None:
+    """Create a generation's indices (with this version's mappings) unless they exist."""
+    for kind in KINDS:
+        index = names.index(kind, number)
+        if not os.indices.exists(index=index):
+            os.indices.create(index=index, body=mappings.body(kind))
 
-def committed_offsets(settings: Settings, group: str) -> dict[TopicPartition, int]:
-    """Where a consumer group stands on every partition (for the live indexer: what it has applied,
-    give or take its batch in hand); 0 where it has committed nothing."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False)
+
+def _holders(os: OpenSearch, alias: str) -> dict[str, set[str]]:
+    """index -> the aliases it holds, of those `alias` (a name, a comma-separated list or a pattern) names."""
     try:
-        return {tp: consumer.committed(tp) or 0 for tp in end_offsets(settings)}
-    finally:
-        consumer.close()
+        found = os.indices.get_alias(name=alias)
+    except NotFoundError:
+        return {}
+    return {index: set(info["aliases"]) for index, info in found.items()}
 
 
-def expected_documents(settings: Settings, cut: dict[TopicPartition, int]) -> dict[str, dict[str, Any]]:
-    """What the runs index must hold once every change below `cut` is applied: the topics replayed
-    from their earliest offsets, in memory. (Events keep flowing, so the cut is where the index
-    stands, not where the topics end.)"""
-    ends = {tp: end for tp, end in cut.items() if end > 0}
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
-    memory, names = MemoryStore(), Names("verify")
-    pipeline = Pipeline(memory, names)
-    try:
-        consumer.assign(list(ends))
-        consumer.seek_to_beginning()
-        while any(consumer.position(tp) < end for tp, end in ends.items()):
-            polled = consumer.poll(timeout_ms=500, max_records=5000)
-            records = [r for tp, batch in polled.items() for r in batch if r.offset < ends[tp]]
-            pipeline.apply([change for _, change in decode_batch(records, settings.topics(), settings).changes])
-    finally:
-        consumer.close()
-    return {rid: v.source for rid, v in memory.indices.get(names.write_alias("runs"), {}).items()}
+def _update(os: OpenSearch, add: list[tuple[str, str]], remove: list[tuple[str, str]]) -> None:
+    """Add and remove (index, alias) pairs in one atomic update."""
+    actions = [{"remove": {"index": i, "alias": a}} for i, a in remove] + [{"add": {"index": i, "alias": a}} for i, a in add]
+    if actions:
+        os.indices.update_aliases(body={"actions": actions})
 
 
-SEARCHED = ("workflow_run_id", "organization_id", "workflow_id", "status", "listed", "created_at_us", "param_ids",
-            "error_codes", "search_text", "run")
+def register(os: OpenSearch, names: Names, number: int) -> None:
+    """Add a generation's write aliases: from the live indexer's next batch on, it keeps the generation current."""
+    _update(os, [(names.index(k, number), names.write_alias(k, number)) for k in KINDS], [])
 
 
-def differences(os: OpenSearch, index: str, expected: dict[str, dict[str, Any]], sample: int | None) -> list[str]:
-    """Every difference between the index and the expected documents, each naming its run id."""
-    os.indices.refresh(index=index)  # the scan below must see every write acknowledged so far
-    actual = {hit["_id"]: hit["_source"] for hit in helpers.scan(os, index=index, query={"query": {"match_all": {}}},
-                                                                   _source_includes=list(SEARCHED))}
-    problems = []
-    listed = lambda docs: sum(1 for d in docs.values() if d.get("listed"))  # noqa: E731
-    if listed(actual) != listed(expected):
-        problems.append(f"listed runs: index has {listed(actual)}, topics give {listed(expected)}")
-    problems += [f"{rid}: in the index, not in the topics" for rid in sorted(actual.keys() - expected.keys())
-                 if actual[rid].get("listed")]
-    ids = sorted(expected)
-    if sample is not None and sample < len(ids):
-        ids = sorted(random.sample(ids, sample))
-    for rid in ids:
-        want = {k: expected[rid].get(k) for k in SEARCHED}
-        got = actual.get(rid)
-        if got is None:
-            if want["listed"]:
-                problems.append(f"{rid}: missing from the index")
-            continue
-        wrong = sorted(k for k in SEARCHED if got.get(k) != want[k])
-        if wrong:
-            problems.append(f"{rid}: differs in {', '.join(wrong)}")
-    return problems
+def unregister(os: OpenSearch, names: Names, number: int) -> None:
+    """Remove a generation's write aliases (before it is deleted): nothing writes it from then on."""
+    held = _holders(os, ",".join(names.write_alias(k, number) for k in KINDS))
+    _update(os, [], [(index, alias) for index, aliases in held.items() for alias in aliases])
 
+
+def serve(os: OpenSearch, names: Names, number: int) -> None:
+    """Point the API's read aliases at generation `number`, in one atomic update."""
+    aliases = [names.read_alias(k) for k in READ_KINDS]
+    held = _holders(os, ",".join(aliases))
+    _update(os, [(names.index(k, number), names.read_alias(k)) for k in READ_KINDS],
+            [(index, alias) for index, held_aliases in held.items() for alias in held_aliases])
+
+
+def ensure_first(os: OpenSearch, names: Names) -> None:
+    """Before the indexer's first batch: create generation 1 and serve it when no generation exists, and give
+    a generation made by an earlier version (one write alias per kind, `<prefix>-<kind>-write`) its own."""
+    # An earlier version wrote through `<prefix>-<kind>-write` and also had a read alias for the lookup index.
+    legacy = [f"{names.read_alias(kind)}-write" for kind in KINDS] + [names.read_alias("lookup")]
+    held = _holders(os, ",".join(legacy))
+    if held:
+        adopted = [(index, names.write_alias(*parsed)) for index, aliases in held.items()
+                   if (parsed := names.parse(index)) is not None and any(a.endswith("-write") for a in aliases)]
+        _update(os, adopted, [(index, alias) for index, aliases in held.items() for alias in aliases])
+        log.info("aliases of an earlier version replaced by the generation's own", extra={"fields": {"indices": sorted(held)}})
+    if survey(os, names):
+        return
+    create(os, names, 1)
+    register(os, names, 1)
+    serve(os, names, 1)

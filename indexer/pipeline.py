@@ -25,7 +25,7 @@ import orjson
 from indexer import document, records, rows, store
 from indexer.decode import Change
 from indexer.records import RECORD_TABLES, Record
-from mappings import Names
+from mappings import Generation
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def _no_progress(done: int, total: int) -> None:
 @dataclass
 class Pipeline:
     backend: store.Store
-    names: Names
+    target: Generation  # the generation written (through its write aliases)
     fan_out_slice: int = FAN_OUT_SLICE
     # Called after every slice of a fan-out with (runs done, runs in all): a long fan-out must not look stuck.
     progress: Callable[[int, int], None] = _no_progress
@@ -115,7 +115,7 @@ class Pipeline:
         final: dict[str, Record | None] = {}
         by_index: dict[str, list[Change]] = defaultdict(list)
         for change in changes:
-            by_index[self.names.write_alias(RECORD_TABLES[change.table])].append(change)
+            by_index[self.target.write_alias(RECORD_TABLES[change.table])].append(change)
         for index, pending in by_index.items():
             while pending:
                 current = self.backend.mget(index, {records.record_id(c) for c in pending})
@@ -162,7 +162,7 @@ class Pipeline:
         budget, size = self.memory_budget, FIRST_READ
         while len(read.ids) < min(len(queue), MAX_STEP_DOCUMENTS) and budget > 0:
             chunk = queue[len(read.ids):len(read.ids) + min(size, MAX_STEP_DOCUMENTS - len(read.ids))]
-            found = self.backend.mget(self.names.write_alias("runs"), chunk)
+            found = self.backend.mget(self.target.write_alias("runs"), chunk)
             used = sum(len(orjson.dumps(v.source)) for v in found.values())
             read.ids += chunk
             read.found.update(found)
@@ -171,7 +171,7 @@ class Pipeline:
         return read
 
     def _update_step(self, per_run: dict[str, Work], current: dict[str, store.Versioned], outcome: Outcome) -> None:
-        runs = self.names.write_alias("runs")
+        runs = self.target.write_alias("runs")
         pending = dict(per_run)
         while pending:
             docs: dict[str, document.Document] = {}
@@ -202,7 +202,7 @@ class Pipeline:
     def _lookups(self, docs: dict[str, document.Document]) -> dict[str, Record]:
         wanted = {f"workflow_parameters:{pid}" for doc in docs.values() for pid in document.parameter_ids(doc)}
         wanted |= {f"workflows:{wid}" for doc in docs.values() if (wid := document.workflow_id(doc))}
-        found = self.backend.mget(self.names.write_alias("lookup"), wanted)
+        found = self.backend.mget(self.target.write_alias("lookup"), wanted)
         return {rid: v.source for rid, v in found.items()}
 
     def _embed(self, docs: dict[str, document.Document]) -> None:
@@ -228,7 +228,7 @@ class Pipeline:
         for change in changes:
             terms[FAN_OUT_TABLES[change.table]].add(change.key[0])
         query = {"bool": {"should": [{"terms": {f: sorted(v)}} for f, v in terms.items()], "minimum_should_match": 1}}
-        total, run_ids = self.backend.matching(self.names.write_alias("runs"), query)
+        total, run_ids = self.backend.matching(self.target.write_alias("runs"), query)
         if not total:
             return
         log.info("fan-out", extra={"fields": {"records": len(changes), "runs": total}})

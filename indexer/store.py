@@ -1,4 +1,4 @@
-"""Thin OpenSearch shell of the indexer: create the first generation, read versions, write with OCC."""
+"""Thin OpenSearch shell of the indexer: read versions, write with optimistic concurrency, find documents."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ import orjson
 from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import TransportError
 
-import mappings
 from indexer.metrics import BULK_SECONDS
 from runsearch.errors import DataError
-from mappings import Names
 
 log = logging.getLogger(__name__)
 
@@ -41,35 +39,6 @@ class Versioned:
 
 def client(url: str, timeout: float = 30.0) -> OpenSearch:
     return OpenSearch(hosts=[url], timeout=timeout, max_retries=0, http_compress=False)
-
-
-def current_generation(os: OpenSearch, names: Names) -> int | None:
-    """The generation the write aliases point at, or None before the first one exists."""
-    alias = names.write_alias("runs")
-    if not os.indices.exists_alias(name=alias):
-        return None
-    (index,) = os.indices.get_alias(name=alias)
-    return int(index.rsplit("-v", 1)[1])
-
-
-def create_generation(os: OpenSearch, names: Names, generation: int) -> None:
-    for kind in mappings.KINDS:
-        index = names.index(kind, generation)
-        if not os.indices.exists(index=index):
-            os.indices.create(index=index, body=mappings.body(kind))
-
-
-def ensure_indices(os: OpenSearch, names: Names) -> None:
-    """Create generation 1 with its read and write aliases, unless a generation already exists."""
-    if current_generation(os, names) is not None:
-        return
-    create_generation(os, names, 1)
-    actions = []
-    for kind in mappings.KINDS:
-        index = names.index(kind, 1)
-        actions += [{"add": {"index": index, "alias": names.write_alias(kind)}},
-                    {"add": {"index": index, "alias": names.read_alias(kind)}}]
-    os.indices.update_aliases(body={"actions": actions})
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:
@@ -99,7 +68,6 @@ class Store(Protocol):
 class OpenSearchStore:
     os: OpenSearch
     bulk_max_bytes: int = BULK_MAX_BYTES
-    through_aliases: bool = True  # writes must name an alias (never auto-create an index); a rebuild names indices
 
     def mget(self, index: str, ids: Iterable[str]) -> dict[str, Versioned]:
         """Real-time reads (they see every acknowledged write, refreshed or not)."""
@@ -138,8 +106,9 @@ class OpenSearchStore:
     def _bulk(self, request: list[tuple[str, bytes]]) -> set[str]:
         try:
             with BULK_SECONDS.time():
-                response = self.os.bulk(body=b"".join(lines for _, lines in request),
-                                        params={"require_alias": str(self.through_aliases).lower()})
+                # Writes name aliases only: a missing one fails the write (404: retried) instead of creating an
+                # index with a dynamic mapping.
+                response = self.os.bulk(body=b"".join(lines for _, lines in request), params={"require_alias": "true"})
         except TransportError as err:
             if err.status_code != 413:
                 raise

@@ -1,24 +1,53 @@
-"""Index settings and mappings, and the names of the versioned indices and their aliases.
+"""Index settings and mappings, their schema stamp, and the names of the versioned indices and their aliases.
 
 One generation `N` is three indices: `<prefix>-runs-vN` (one document per run, read by the API),
 `<prefix>-lookup-vN` (rows shared by many runs, for the indexer) and `<prefix>-keys-vN` (API keys).
-The API reads through the read aliases, the indexer writes through the write aliases, so a rebuilt
-generation goes live by moving aliases in one atomic update.
+The API reads through the read aliases `<prefix>-runs` and `<prefix>-keys`; they move to another
+generation in one atomic update. A generation has write aliases `<prefix>-<kind>-vN-write` for as long as
+the live indexer is to keep it current (while it is built, served, or kept to roll back to); writes name
+only aliases, so a write never creates an index.
+
+Every index carries, in its mapping's `_meta`, the schema stamp of the mappings it was created with: an
+indexer writes only the generations of its own schema (documents of another shape could be refused).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from typing import Any
 
 KINDS = ("runs", "lookup", "keys")
+READ_KINDS = ("runs", "keys")  # what the API reads; the lookup index serves the indexer only
+# The schema of the indices created before they carried a stamp (their mappings are this version's).
+LEGACY_SCHEMA = "5252dd1b058a4bab"
+
+
+@cache
+def _files() -> dict[str, dict[str, Any]]:
+    return {kind: json.loads(resources.files(__package__).joinpath(f"{kind}.json").read_text()) for kind in KINDS}
+
+
+@cache
+def schema() -> str:
+    """The stamp of these mappings: a digest of the three index bodies."""
+    canonical = json.dumps(_files(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def body(kind: str) -> dict[str, Any]:
-    """The create-index body (settings and mappings) of one kind of index."""
-    return json.loads(resources.files(__package__).joinpath(f"{kind}.json").read_text())
+    """The create-index body (settings and mappings, stamped with the schema) of one kind of index."""
+    created = json.loads(json.dumps(_files()[kind]))
+    created["mappings"]["_meta"] = {"runsearch": {"schema": schema()}}
+    return created
+
+
+def stamp(mapping: dict[str, Any]) -> str:
+    """The schema an existing index was created with, from its mapping (as `GET <index>/_mapping` gives it)."""
+    return str(mapping.get("_meta", {}).get("runsearch", {}).get("schema", LEGACY_SCHEMA))
 
 
 @dataclass(frozen=True)
@@ -31,15 +60,35 @@ class Names:
     def read_alias(self, kind: str) -> str:
         return f"{self.prefix}-{kind}"
 
-    def write_alias(self, kind: str) -> str:
-        return f"{self.prefix}-{kind}-write"
+    def write_alias(self, kind: str, generation: int) -> str:
+        return f"{self.index(kind, generation)}-write"
+
+    def every_write_alias(self) -> str:
+        """A pattern matching the write aliases of every generation."""
+        return f"{self.prefix}-*-v*-write"
+
+    def operations_index(self) -> str:
+        """Where operators' state lives (the rebuild lease); it belongs to no generation."""
+        return f"{self.prefix}-operations"
+
+    def parse(self, name: str) -> tuple[str, int] | None:
+        """(kind, generation) of one of our index or generation write-alias names, else None."""
+        rest = name.removeprefix(f"{self.prefix}-").removesuffix("-write")
+        kind, _, number = rest.rpartition("-v")
+        if not name.startswith(f"{self.prefix}-") or kind not in KINDS or not number.isdigit():
+            return None
+        return kind, int(number)
+
+    def generation(self, number: int) -> Generation:
+        return Generation(self, number)
 
 
 @dataclass(frozen=True)
-class Pinned(Names):
-    """Names whose write targets are the indices of one generation, for rebuilding it before it goes live."""
+class Generation:
+    """The names the indexer writes one generation through."""
 
-    generation: int = 0
+    names: Names
+    number: int
 
     def write_alias(self, kind: str) -> str:
-        return self.index(kind, self.generation)
+        return self.names.write_alias(kind, self.number)

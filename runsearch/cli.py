@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import ProgressColumn, Task
+from rich.progress import ProgressColumn, Task, TaskID
 from rich.table import Table
 from rich.text import Text
 
@@ -17,6 +19,9 @@ from runsearch.settings import Settings, get_settings
 from runsearch.service import Service
 from stack.launcher import Stack
 from stack.processes import StackError
+
+if TYPE_CHECKING:
+    from indexer.verification import Report
 
 app = typer.Typer(no_args_is_help=True, help="runsearch: fast search for the platform's workflow runs.")
 stack_app = typer.Typer(no_args_is_help=True, help="Local OpenSearch and Kafka as plain JVM processes on loopback.")
@@ -141,148 +146,154 @@ def run() -> None:
 
 class EventsPerSecond(ProgressColumn):
     def render(self, task: Task) -> Text:
-        return Text(f"{task.speed or 0:>8,.0f} ev/s")
+        return Text(f"{task.speed or 0:>8,.0f} /s")
 
 
-def _ops():
-    from indexer import generations, store
-    from mappings import Names
+@contextmanager
+def _bars() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress callback (phase, done, total) drawing one bar per phase."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    settings = get_settings()
-    return settings, store.client(settings.opensearch_url), Names(settings.index_prefix), generations
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), EventsPerSecond(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console) as bars:
+        tasks: dict[str, TaskID] = {}
+
+        def show(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bars.add_task(phase, total=total)
+            bars.update(tasks[phase], completed=done, total=total)
+
+        yield show
+
+
+def _refused(err: Exception) -> NoReturn:
+    console.print(f"[red]{err}", highlight=False)
+    raise typer.Exit(1)
 
 
 @app.command()
-def status() -> None:
-    """Index generations, where the aliases point, document counts, the live indexer's lag, dead letters."""
-    from kafka import KafkaConsumer, TopicPartition
+def status(as_json: bool = typer.Option(False, "--json", help="Print one JSON document (for scripts)")) -> None:
+    """Index generations (documents, schema, served, kept current), a rebuild in progress and its lag, the live
+    indexer's lag per partition, dead letters, the age of the newest applied change."""
+    import dataclasses
+    import json
 
-    settings, os, names, gens = _ops()
-    where = gens.aliases(os, names)
-    table = Table("generation", "runs", "lookup", "keys", "aliases")
-    for generation, counts in gens.generations(os, names).items():
-        table.add_row(str(generation), *(f"{counts.get(k, 0):,}" for k in ("runs", "lookup", "keys")),
-                      ", ".join(a for a, g in where.items() if g == generation) or "-")
+    from runsearch import operations
+
+    shown = operations.status(get_settings())
+    if as_json:
+        print(json.dumps(dataclasses.asdict(shown), indent=1))
+        return
+    table = Table("generation", "runs", "lookup", "keys", "schema", "served", "kept current")
+    for info in shown.generations:
+        table.add_row(str(info.number), *(f"{info.documents.get(k, 0):,}" for k in ("runs", "lookup", "keys")),
+                      info.schema + ("" if info.compatible else " (another version's)"), "yes" if info.serving else "-",
+                      "yes" if info.written else "-")
     console.print(table)
-    ends = gens.end_offsets(settings)
-    committed = gens.committed_offsets(settings, settings.consumer_group)
-    lag = Table("topic", "partition", "live indexer lag")
-    for tp, end in sorted(ends.items()):
-        lag.add_row(tp.topic, str(tp.partition), f"{end - committed[tp]:,}")
+    if shown.lease:
+        console.print(f"rebuild in progress: {shown.lease.describe()}; {shown.rebuild_lag or 0:,} events to replay")
+    lag = Table("topic:partition", "live indexer lag")
+    for part, behind in shown.live_lag.items():
+        lag.add_row(part, f"{behind:,}")
     console.print(lag)
-    dead = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-    try:
-        letters = sum(dead.end_offsets([TopicPartition(settings.deadletter_topic, p) for p in
-                                        dead.partitions_for_topic(settings.deadletter_topic) or ()]).values())
-    finally:
-        dead.close()
-    console.print(f"dead letters: {letters:,}")
-    console.print(f"age of the newest applied change: {_newest_change_age(settings)}")
-
-
-def _newest_change_age(settings: Settings) -> str:
-    import urllib.request
-
-    url = f"http://{settings.bind_host}:{settings.indexer_metrics_port}/metrics"
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            for line in response.read().decode().splitlines():
-                if line.startswith("runsearch_indexer_newest_change_age_seconds "):
-                    return f"{float(line.split()[1]):.1f} s"
-    except OSError:
-        pass
-    return f"unknown (the live indexer's metrics at {url} do not answer)"
+    console.print(f"dead letters: {shown.dead_letters:,}")
+    age = shown.newest_change_age_seconds
+    console.print(f"age of the newest applied change: {'unknown (the indexer metrics do not answer here)' if age is None else f'{age:.1f} s'}")
 
 
 @app.command()
 def reindex(dry_run: bool = typer.Option(False, "--dry-run", help="Say what would happen, change nothing"),
-            sample: int | None = typer.Option(None, help="Verify the content of N random runs (default: all)")) -> None:
-    """Rebuild the next index generation from Kafka, verify it, and swap the aliases to it (no downtime).
+            sample: int = typer.Option(10_000, help="Verify N runs drawn from the topics and N from the index"),
+            full: bool = typer.Option(False, "--full", help="Verify every run (memory in proportion to the dataset)")
+            ) -> None:
+    """Build the next index generation from Kafka while the live indexer keeps it current, verify it, and serve it
+    (no downtime; the previous generation stays current for `rollback` until `cleanup`).
 
-    Resumable: after Ctrl-C or kill -9, run it again and it continues the unfinished generation."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    Resumable: after Ctrl-C or kill -9, run it again (once the lease expired) and it continues the generation."""
+    from indexer.lease import Held
+    from runsearch import operations
 
-    settings, os, names, gens = _ops()
-    target, resumed = gens.next_generation(os, names)
-    live = gens.aliases(os, names).get(names.write_alias("runs"))
-    console.print(f"{'resume' if resumed else 'build'} generation {target} from the earliest offsets of "
-                  f"{len(settings.topics())} topics; verify it; then move the aliases from generation {live} to it")
+    settings = get_settings()
+    plan = operations.plan(settings)
+    console.print(f"{'resume' if plan.resumed else 'build'} generation {plan.generation} from the earliest offsets of "
+                  f"{len(settings.topics())} topics; verify it; then serve it instead of generation {plan.serving}")
     if dry_run:
         return
-    from indexer import store
-
-    store.create_generation(os, names, target)
-    rebuild = gens.Rebuild(settings, target)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), EventsPerSecond(),
-               TimeRemainingColumn())
+    rebuild = operations.Reindex(settings)
     try:
-        with Progress(*columns, console=console) as bars:
-            tasks: dict[str, int] = {}
-
-            def show(per_topic: dict[str, tuple[int, int]]) -> None:
-                for topic, (done, total) in per_topic.items():
-                    if topic not in tasks:
-                        tasks[topic] = bars.add_task(topic, total=total)
-                    bars.update(tasks[topic], completed=done, total=total)
-
-            rebuild.catch_up(show)
+        rebuild.prepare()
+        with _bars() as show:
+            rebuild.build(show)
             console.print("caught up; verifying against the topics")
-            expected = gens.expected_documents(settings, rebuild.positions())
-            problems = gens.differences(os, names.index("runs", target), expected, sample)
-            if problems:
-                for line in problems[:50]:
-                    console.print(f"[red]{line}")
-                console.print(f"[red]verification failed ({len(problems)} differences): aliases not moved")
-                raise typer.Exit(1)
-            gens.swap(os, names, target)
-            console.print(f"aliases now point at generation {target}; applying what arrived meanwhile")
-            rebuild.catch_up(show)
+            report = rebuild.verify(None if full else sample, show)
+        _report(report)
+        if report.differences:
+            console.print(f"[red]verification failed ({len(report.differences)} differences): generation "
+                          f"{plan.generation} is not served")
+            raise typer.Exit(1)
+        rebuild.swap()
+        rebuild.finish()
+    except (Held, operations.Refused) as err:
+        _refused(err)
     finally:
         rebuild.close()
-    console.print(f"[green]generation {target} is live")
+    console.print(f"[green]generation {plan.generation} is served; generation {plan.serving} stays current until "
+                  f"`runsearch cleanup`")
+
+
+def _report(report: Report) -> None:
+    for line in report.differences[:50]:
+        console.print(f"[red]{line}", highlight=False)
+    console.print(f"{report.compared:,} runs compared after {report.replayed:,} events replayed: "
+                  f"{len(report.differences):,} differences, {len(report.moved_on):,} still changing (not compared)")
 
 
 @app.command()
-def verify(sample: int | None = typer.Option(None, help="Compare the content of N random runs (default: all)")) -> None:
-    """Compare the live index with the topics up to the live indexer's committed offsets; list every difference
-    by run id. While events flow, a difference can be a batch in flight: run it again to tell."""
-    settings, os, names, gens = _ops()
-    expected = gens.expected_documents(settings, gens.committed_offsets(settings, settings.consumer_group))
-    problems = gens.differences(os, names.read_alias("runs"), expected, sample)
-    for line in problems:
-        console.print(f"[red]{line}")
-    console.print(f"{len(problems)} differences")
-    if problems:
+def verify(sample: int = typer.Option(10_000, help="Compare N runs drawn from the topics and N from the index"),
+           full: bool = typer.Option(False, "--full", help="Compare every run (memory in proportion to the dataset)")
+           ) -> None:
+    """Compare the served generation with the topics up to the live indexer's committed offsets; every difference
+    names its run. Runs that change meanwhile are compared again at a later cut."""
+    from runsearch import operations
+
+    with _bars() as show:
+        report = operations.verify_serving(get_settings(), None if full else sample, show)
+    _report(report)
+    if report.differences:
         raise typer.Exit(1)
 
 
 @app.command()
 def rollback() -> None:
-    """Point the aliases back at the previous generation."""
-    settings, os, names, gens = _ops()
-    live = gens.aliases(os, names)[names.write_alias("runs")]
-    previous = [g for g in gens.generations(os, names) if g < live]
-    if not previous:
-        console.print("[red]no earlier generation to roll back to")
-        raise typer.Exit(1)
-    gens.swap(os, names, previous[-1])
-    console.print(f"aliases moved from generation {live} back to {previous[-1]} (it lacks changes applied since the swap: "
-                  f"run `reindex` again to rebuild from the topics)")
+    """Serve the previous generation again (refused unless the live indexer kept it current)."""
+    from runsearch import operations
+
+    try:
+        served, back = operations.rollback(get_settings())
+    except operations.Refused as err:
+        _refused(err)
+    console.print(f"generation {back} is served instead of {served}; it is current (the live indexer kept writing it)")
 
 
 @app.command()
 def cleanup(yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation")) -> None:
-    """Delete the generations no alias points at."""
-    settings, os, names, gens = _ops()
-    doomed = gens.unused(os, names)
-    if not doomed:
-        console.print("nothing to delete")
-        return
-    indices = [names.index(k, g) for g in doomed for k in ("runs", "lookup", "keys")]
-    if not yes and not typer.confirm(f"delete {', '.join(indices)}?"):
-        raise typer.Exit(1)
-    os.indices.delete(index=",".join(indices), ignore_unavailable=True)
-    console.print(f"deleted generations {', '.join(map(str, doomed))}")
+    """Delete every generation the API does not serve, and their rebuild consumer groups (refused during a rebuild)."""
+    from runsearch import operations
+
+    settings = get_settings()
+    try:
+        doomed = operations.cleanup_plan(settings)
+        if not doomed:
+            console.print("nothing to delete")
+            return
+        if not yes and not typer.confirm(f"delete generations {', '.join(map(str, doomed))}?"):
+            raise typer.Exit(1)
+        cleaned = operations.cleanup(settings, doomed)
+    except operations.Refused as err:
+        _refused(err)
+    console.print(f"deleted generations {', '.join(map(str, cleaned.generations))}; consumer groups removed: "
+                  f"{', '.join(cleaned.groups) or 'none'}")
 
 
 deadletters_app = typer.Typer(no_args_is_help=True, help="Events the indexer could not apply: list, show, apply again.")
@@ -338,18 +349,16 @@ def deadletters_reapply(refs: list[str] = typer.Argument(None, help="PARTITION:O
     fail are listed with the reason; none is removed from the topic."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from indexer import redrive, store
+    from indexer import redrive
     from indexer.consumer import TRANSIENT
-    from indexer.pipeline import Pipeline
-    from mappings import Names
+    from indexer.writer import Writer
 
     settings = get_settings()
     chosen = _letters(refs or [])
-    pipeline = Pipeline(store.OpenSearchStore(store.client(settings.opensearch_url), settings.bulk_max_bytes),
-                        Names(settings.index_prefix), settings.fan_out_slice)
+    writer = Writer(settings)  # every generation the live indexer writes
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console) as bars:
         task = bars.add_task("reading and decoding", total=len(chosen))
-        report = redrive.reapply(settings, chosen, pipeline.apply, TRANSIENT, lambda n: bars.advance(task, n))
+        report = redrive.reapply(settings, chosen, writer.apply, TRANSIENT, lambda n: bars.advance(task, n))
     for entry, reason in report.failed:
         console.print(f"[red]{entry.ref}: still fails: {reason}", highlight=False)
     console.print(f"{len(report.applied):,} applied ({sum(report.outcome.applied.values()):,} changed the index, "

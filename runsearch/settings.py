@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     fan_out_slice: int = Field(5000, ge=1, description="Runs re-embedded per step when a workflow title or a definition changes (each step polls Kafka to stay in the group)")
     indexer_metrics_port: int = Field(9108, description="Port of the indexer's Prometheus `/metrics` (0 disables)")
     retry_max_seconds: float = Field(30.0, gt=0, description="Longest back-off between retries while OpenSearch is unreachable")
+    lease_seconds: float = Field(30.0, ge=15, description="How long a rebuild's lease lasts unless renewed: after a rebuild dies, the next `reindex` (or `cleanup`) waits this long (at least the 10 s a dead consumer stays in its group)")
 
     # --- api ---------------------------------------------------------------------------
     bind_host: str = Field("127.0.0.1", description="Address the API and the indexer's metrics bind")

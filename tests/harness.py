@@ -17,7 +17,7 @@ from opensearchpy import NotFoundError, TransportError, helpers
 from demo.dataset import RowChange
 from demo.events import Encoder
 from indexer import store
-from indexer.generations import committed_offsets, end_offsets
+from indexer.offsets import committed_offsets, end_offsets
 from mappings import Names
 from demo.publish import publish
 from indexer.consumer import Indexer
@@ -104,7 +104,7 @@ def wait_for_documents(settings: Settings, at_least: int, procs: list[subprocess
                        timeout: float = 60) -> None:
     """Until the runs index holds `at_least` documents (the indexers must keep running meanwhile)."""
     deadline = time.monotonic() + timeout
-    while count(settings, Names(settings.index_prefix).write_alias("runs")) < at_least:
+    while count(settings, Names(settings.index_prefix).read_alias("runs")) < at_least:
         assert time.monotonic() < deadline and all(p.poll() is None for p in procs), log.read_text()[-3000:]
         time.sleep(0.2)
 

@@ -38,7 +38,7 @@ from indexer import document, redrive
 from indexer.consumer import Indexer
 from indexer.deadletter_topic import DeadLetterTopicError
 from indexer.decode import PLACEHOLDER
-from indexer.generations import committed_offsets, end_offsets
+from indexer.offsets import committed_offsets, end_offsets
 from mappings import Names
 from runsearch.settings import Settings
 from stack import kafka as kafka_node

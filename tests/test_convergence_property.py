@@ -107,11 +107,11 @@ def delivered(data: st.DataObject, history: History) -> list[Change]:
 
 
 def converged(history: History, changes: list[Change], batch: int) -> None:
-    store, names = MemoryStore(), Names("p")
-    pipeline = Pipeline(store, names)
+    store, target = MemoryStore(), Names("p").generation(1)
+    pipeline = Pipeline(store, target)
     for start in range(0, len(changes), batch):
         pipeline.apply(changes[start:start + batch])
-    docs = {rid: v.source for rid, v in store.indices.get(names.write_alias("runs"), {}).items()}
+    docs = {rid: v.source for rid, v in store.indices.get(target.write_alias("runs"), {}).items()}
     assert_documents_match(docs, expected(final_rows(history.changes)))
 
 

@@ -121,7 +121,7 @@ def test_a_record_whose_placeholder_has_no_value_held_is_counted_incomplete() ->
     from indexer.pipeline import Pipeline
     from mappings import Names
 
-    pipeline = Pipeline(MemoryStore(), Names("p"))
+    pipeline = Pipeline(MemoryStore(), Names("p").generation(1))
     partial = change("workflow_parameters", {"workflow_parameter_id": "p1", "key": "k", "description": PLACEHOLDER}, 20, op="u")
     assert pipeline.apply([partial]).incomplete["workflow_parameters"] == 1
     complete = change("workflow_parameters", {"workflow_parameter_id": "p1", "key": "k", "description": "d"}, 30, op="u")

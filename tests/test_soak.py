@@ -20,7 +20,7 @@ from demo.events import TOAST_BYTES, Encoder
 from indexer import redrive
 from mappings import Names
 from runsearch.settings import Settings
-from indexer.generations import end_offsets
+from indexer.offsets import end_offsets
 from tests.harness import (committed_up_to, documents, indexer_process, produce, served_api, wait_for_documents,
                            wait_until_committed)
 from tests.model import assert_documents_match, expected

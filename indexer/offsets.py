@@ -1,0 +1,61 @@
+"""Where consumer groups stand on the CDC topics, and removing the groups of rebuilds."""
+
+from __future__ import annotations
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from runsearch.errors import RunsearchError
+from runsearch.settings import Settings
+
+Offsets = dict[TopicPartition, int]
+
+
+def end_offsets(settings: Settings) -> Offsets:
+    """The end of every partition of the CDC topics, now."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        parts = [TopicPartition(t, p) for t in settings.topics() for p in consumer.partitions_for_topic(t) or ()]
+        return consumer.end_offsets(parts)
+    finally:
+        consumer.close()
+
+
+def committed_offsets(settings: Settings, group: str) -> Offsets:
+    """Where a consumer group stands on every partition (for the live indexer: what it has applied, give or take
+    its batch in hand); 0 where it has committed nothing."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        return {tp: consumer.committed(tp) or 0 for tp in end_offsets(settings)}
+    finally:
+        consumer.close()
+
+
+def lag(ends: Offsets, committed: Offsets) -> int:
+    return sum(max(end - committed.get(tp, 0), 0) for tp, end in ends.items())
+
+
+def rebuild_group(settings: Settings, generation: int) -> str:
+    """The consumer group a rebuild of `generation` consumes with (so that a rebuild resumes where it stopped)."""
+    return f"{settings.consumer_group}-rebuild-v{generation}"
+
+
+class GroupInUse(RunsearchError):
+    """A consumer group to delete still has members (a rebuild is running)."""
+
+
+def delete_groups(settings: Settings, groups: list[str]) -> list[str]:
+    """Delete consumer groups (their committed offsets); returns those that existed."""
+    if not groups:
+        return []
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        results: dict[str, str] = admin.delete_groups(groups)
+    finally:
+        admin.close()
+    busy = sorted(g for g, result in results.items() if result == "NonEmptyGroupError")
+    if busy:
+        raise GroupInUse(f"consumer group {', '.join(busy)} still has members: a rebuild is running")
+    failed = {g: r for g, r in results.items() if r not in ("OK", "GroupIdNotFoundError")}
+    if failed:
+        raise RunsearchError(f"deleting consumer groups failed: {failed}")
+    return sorted(g for g, result in results.items() if result == "OK")
