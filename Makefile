@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test soak up down status clean bench bench-quick
+.PHONY: run test lint wheel soak up down status clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,9 +26,18 @@ down: $(STAMP)
 status: $(STAMP)
 	$(BIN)/runsearch stack status
 
-## test: unit tests and integration tests against real OpenSearch and Kafka (a few minutes)
-test: $(STAMP)
+## test: lint (ruff) and types (mypy, strict), then unit tests and integration tests against real OpenSearch and
+## Kafka (about ten minutes)
+test: lint
 	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+## wheel: build the wheel from what the Dockerfile copies, install it into a fresh venv, start every command
+wheel:
+	$(PYTHON) .ci/wheel-check
 
 ## soak: the long suite (repeated crashes, sustained load, memory over a million events) and 2,000
 ## schemathesis examples per fuzz test (about half an hour)

@@ -5,7 +5,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -15,12 +15,13 @@ from opensearchpy.exceptions import TransportError
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import docs
-from api.auth import Authenticator, InvalidCredentials
-from api.limits import RequestLimits
-from api.query import PageTooDeep, translate
-from mappings import Names
+from runsearch.api import docs
+from runsearch.api.auth import Authenticator, InvalidCredentials
+from runsearch.api.limits import RequestLimits
+from runsearch.api.query import PageTooDeep, translate
 from runsearch.contract import WorkflowRun
+from runsearch.errors import RunsearchError
+from runsearch.mappings import Names
 from runsearch.settings import Settings, get_settings
 
 log = logging.getLogger("runsearch.api")
@@ -29,8 +30,8 @@ LATENCY = Histogram("runsearch_api_request_seconds", "API request latency by rou
                     buckets=(0.002, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 
 
-class Unavailable(Exception):
-    pass
+class Unavailable(RunsearchError):
+    """OpenSearch cannot answer now: a 503."""
 
 
 class AccessLog:
@@ -81,8 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Fast search of the platform's workflow runs, answering GET /v1/agents/runs.")
 
     async def organization(request: Request, x_api_key: docs.ApiKey = None) -> str:
+        authenticator: Authenticator = request.app.state.auth
         try:
-            return await request.app.state.auth.organization(x_api_key)
+            return await authenticator.organization(x_api_key)
         except (OpenSearchConnectionError, TransportError) as err:
             raise Unavailable from err
 
@@ -101,8 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runs = [hit["_source"]["run"] for hit in found.get("hits", {}).get("hits", ())]
         return Response(f"[{','.join(runs)}]", media_type="application/json")
 
-    route = dict(response_model=list[WorkflowRun], tags=["Runs"], summary="Get all runs", description=docs.DESCRIPTION,
-                 operation_id="get_workflow_runs_v1_workflows_runs_get")
+    route: dict[str, Any] = dict(response_model=list[WorkflowRun], tags=["Runs"], summary="Get all runs",
+                                 description=docs.DESCRIPTION, operation_id="get_workflow_runs_v1_workflows_runs_get")
     app.get("/v1/agents/runs", **route)(get_workflow_runs)
     app.get("/v1/workflows/runs", include_in_schema=False, **route)(get_workflow_runs)
 

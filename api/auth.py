@@ -13,11 +13,12 @@ import jwt
 from opensearchpy import AsyncOpenSearch
 
 from runsearch.digest import sha256
+from runsearch.errors import RunsearchError
 
 CACHE_ENTRIES = 10_000
 
 
-class InvalidCredentials(Exception):
+class InvalidCredentials(RunsearchError):
     pass
 
 
@@ -41,6 +42,8 @@ class Authenticator:
 
     async def organization(self, key: str | None) -> str:
         """The organization of a valid key; raises InvalidCredentials for every kind of bad key."""
+        if not key:
+            raise InvalidCredentials
         organization = claimed_organization(key, self.secret)
         digest = sha256(key)
         cached = self._cache.get(digest)

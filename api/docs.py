@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Header, Query
 
-from api.query import RunFilters
+from runsearch.api.query import RunFilters
 from runsearch.contract import WorkflowRunStatus
 
 DESCRIPTION = """List workflow runs across all workflows for the current organization.

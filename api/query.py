@@ -19,12 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from runsearch.errors import RunsearchError
+
 SEARCH_FIELD = "search_text"  # the run id, live parameter keys and descriptions, parameter values, header text
 TRIGRAM = 3
 SORT = [{"created_at_us": {"order": "desc"}}, {"workflow_run_id": {"order": "desc"}}]
 
 
-class PageTooDeep(ValueError):
+class PageTooDeep(RunsearchError):
     """The page lies beyond the deepest result the index serves by offset."""
 
 

@@ -12,10 +12,10 @@ from fastapi.responses import JSONResponse, Response
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from api import docs
-from api.auth import InvalidCredentials, claimed_organization
-from bench.platform import AUTHENTICATE, list_runs, row_from_database
-from indexer.rows import WorkflowRunRow
+from runsearch.api import docs
+from runsearch.api.auth import InvalidCredentials, claimed_organization
+from runsearch.bench.platform import AUTHENTICATE, list_runs, row_from_database
+from runsearch.indexer.rows import WorkflowRunRow
 
 
 def render(record: dict[str, Any]) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
-from api.query import RunFilters, search_clause
-from bench.snapshot import Snapshot
-from demo.dataset import ERROR_CODES
+from runsearch.api.query import RunFilters, search_clause
+from runsearch.bench.snapshot import Snapshot
+from runsearch.demo.dataset import ERROR_CODES
 
 FIELDS = ("run id", "param key/description", "param value", "headers")
 LENGTHS = (3, 6, 12)
@@ -55,7 +55,7 @@ def _field_texts(snapshot: Snapshot, organization: str, rng: random.Random, runs
     for (run_id, pid), values in snapshot.rows["workflow_run_parameters"].items():
         if run_id not in sample:
             continue
-        value = dict(zip(("workflow_run_id", "workflow_parameter_id", "value"), values))["value"]
+        value = dict(zip(("workflow_run_id", "workflow_parameter_id", "value"), values, strict=True))["value"]
         if value:
             texts["param value"].append(value)
         definition = snapshot.row("workflow_parameters", (pid,))

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import httpx
 from kafka import KafkaProducer
 
-from bench.latency import PATH, percentiles
-from bench.snapshot import Snapshot
-from demo.dataset import STATUSES, RowChange
-from demo.events import messages
+from runsearch.bench.latency import PATH, percentiles
+from runsearch.bench.snapshot import Snapshot
+from runsearch.demo.dataset import STATUSES, RowChange
+from runsearch.demo.events import messages
 from runsearch.settings import Settings
 
 

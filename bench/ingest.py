@@ -14,12 +14,13 @@ import httpx
 from opensearchpy import OpenSearch, helpers
 from prometheus_client.parser import text_string_to_metric_families
 
-from demo.dataset import RowChange
-from demo.publish import publish
-from indexer.offsets import committed_offsets, end_offsets
-from mappings import Names, body
+from runsearch.bench import BenchError
+from runsearch.demo.dataset import RowChange
+from runsearch.demo.publish import publish
+from runsearch.indexer.offsets import committed_offsets, end_offsets
+from runsearch.mappings import Names, body
 from runsearch.settings import Settings
-from stack.processes import Managed
+from runsearch.stack.processes import Managed
 
 
 @dataclass
@@ -84,7 +85,7 @@ def index_backlog(settings: Settings, os_client: OpenSearch, procs: list[Managed
             break
         dead = [p.name for p in procs if not p.alive()]
         if dead:
-            raise RuntimeError(f"{', '.join(dead)} exited; see {procs[0].log_file.parent}")
+            raise BenchError(f"{', '.join(dead)} exited; see {procs[0].log_file.parent}")
         time.sleep(0.5)
     runs = Names(settings.index_prefix).read_alias("runs")
     os_client.indices.refresh(index=runs)

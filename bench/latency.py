@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 from opensearchpy import OpenSearch
 
-from api.query import translate
-from bench.classes import QueryClass
+from runsearch.api.query import translate
+from runsearch.bench.classes import QueryClass
 
 PATH = "/v1/agents/runs"
 

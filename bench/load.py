@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from bench.classes import QueryClass
-from bench.latency import PATH, percentiles
+from runsearch.bench.classes import QueryClass
+from runsearch.bench.latency import PATH, percentiles
 
 
 @dataclass

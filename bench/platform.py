@@ -15,9 +15,9 @@ from typing import Annotated, Any, get_args, get_origin
 
 import orjson
 
-from api.query import RunFilters
-from indexer.rows import EPOCH, JSON_COLUMNS, PRIMARY_KEYS, ROW_MODELS
-
+from runsearch.api.query import RunFilters
+from runsearch.indexer.rows import EPOCH, JSON_COLUMNS
+from runsearch.indexer.tables import TABLES
 
 # The platform's secondary indexes that serve this endpoint.
 INDEXES = [
@@ -40,14 +40,14 @@ def _sql_type(column: str, annotation: Any) -> str:
 
 
 def columns(table: str) -> list[str]:
-    return list(ROW_MODELS[table].model_fields)
+    return list(TABLES[table].row.model_fields)
 
 
 def create_tables() -> list[str]:
     statements = []
-    for table, model in ROW_MODELS.items():
-        cols = [f"{c} {_sql_type(c, f.annotation)}" for c, f in model.model_fields.items()]
-        statements.append(f"CREATE TABLE {table} ({', '.join(cols)}, PRIMARY KEY ({', '.join(PRIMARY_KEYS[table])}))")
+    for table, described in TABLES.items():
+        cols = [f"{c} {_sql_type(c, f.annotation)}" for c, f in described.row.model_fields.items()]
+        statements.append(f"CREATE TABLE {table} ({', '.join(cols)}, PRIMARY KEY ({', '.join(described.key)}))")
     return statements
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import psycopg
 
-from bench.platform import INDEXES, columns, copy_values, create_tables
-from bench.snapshot import Snapshot
+from runsearch.bench.platform import INDEXES, columns, copy_values, create_tables
+from runsearch.bench.snapshot import Snapshot
 from runsearch.settings import Settings
-from stack import account
-from stack.processes import Managed, StackError, wait_until
+from runsearch.stack import account
+from runsearch.stack.processes import Managed, StackError, wait_until
 
 
 def _binaries() -> Path:
@@ -73,7 +73,7 @@ class Postgres:
                 names = columns(table)
                 with conn.cursor().copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
                     for values in rows.values():
-                        copy.write_row(copy_values(table, dict(zip(names, values))))
+                        copy.write_row(copy_values(table, dict(zip(names, values, strict=True))))
             for statement in INDEXES:
                 conn.execute(statement)
             conn.execute("VACUUM ANALYZE")

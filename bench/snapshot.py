@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from bench.platform import columns
-from demo.dataset import RowChange, primary_key
-from indexer.rows import ROW_MODELS
+from runsearch.bench.platform import columns
+from runsearch.demo.dataset import RowChange, primary_key
+from runsearch.indexer.tables import TABLES
 
 
 class Snapshot:
@@ -15,7 +15,7 @@ class Snapshot:
     final state of a million runs fits in a few gigabytes."""
 
     def __init__(self) -> None:
-        self.rows: dict[str, dict[tuple[str, ...], tuple[Any, ...]]] = {table: {} for table in ROW_MODELS}
+        self.rows: dict[str, dict[tuple[str, ...], tuple[Any, ...]]] = {table: {} for table in TABLES}
         self.last_lsn = 0
 
     def add(self, change: RowChange) -> None:
@@ -33,12 +33,12 @@ class Snapshot:
             yield change
 
     def row(self, table: str, key: tuple[str, ...]) -> dict[str, Any]:
-        return dict(zip(columns(table), self.rows[table][key]))
+        return dict(zip(columns(table), self.rows[table][key], strict=True))
 
     def table(self, table: str) -> Iterator[dict[str, Any]]:
         names = columns(table)
         for values in self.rows[table].values():
-            yield dict(zip(names, values))
+            yield dict(zip(names, values, strict=True))
 
     def listed_runs(self, organization: str) -> list[dict[str, Any]]:
         """The organization's runs the endpoint lists (no child runs, no copilot runs)."""

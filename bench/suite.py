@@ -20,17 +20,17 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench import classes, freshness, ingest, latency, load
-from bench.postgres import Postgres
-from bench.snapshot import Snapshot
-from demo.dataset import api_key, organization_ids, stream
-from indexer import store
-from indexer.offsets import end_offsets
-from mappings import Names
+from runsearch.bench import BenchError, classes, freshness, ingest, latency, load
+from runsearch.bench.postgres import Postgres
+from runsearch.bench.snapshot import Snapshot
+from runsearch.demo.dataset import api_key, organization_ids, stream
+from runsearch.indexer import store
+from runsearch.indexer.offsets import end_offsets
+from runsearch.mappings import Names
 from runsearch.settings import Settings
-from stack import opensearch
-from stack.launcher import Stack
-from stack.processes import Managed, wait_until
+from runsearch.stack import opensearch
+from runsearch.stack.launcher import Stack
+from runsearch.stack.processes import Managed, wait_until
 
 BASELINE_PORT = 28001
 POSTGRES_PORT = 25432
@@ -106,7 +106,8 @@ class Bench:
 
     def run(self) -> dict[str, Any]:
         o, s = self.options, self.settings
-        results: dict[str, Any] = {"options": asdict(o), "machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        results: dict[str, Any] = {"options": asdict(o), "machine": machine(),
+                                   "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         self.stop()
         self.stack.wipe()
         self.say("starting OpenSearch, Kafka and PostgreSQL")
@@ -126,7 +127,7 @@ class Bench:
         gc.enable()
         in_topics = sum(end_offsets(s).values())
         if in_topics != published.messages:
-            raise RuntimeError(f"published {published.messages:,} events but the topics hold {in_topics:,}")
+            raise BenchError(f"published {published.messages:,} events but the topics hold {in_topics:,}")
         results["dataset"] = {"runs": len(snapshot.rows["workflow_runs"]), "events": published.messages,
                               "rows": {t: len(r) for t, r in snapshot.rows.items()},
                               "publish_seconds": published.seconds}

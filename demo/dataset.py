@@ -15,18 +15,22 @@ from typing import Any
 
 import jwt
 
-from indexer.rows import PRIMARY_KEYS
+from runsearch.indexer.tables import TABLES
 from runsearch.settings import Settings
 
 STATUSES = ["created", "queued", "running", "failed", "terminated", "canceled", "timed_out", "completed", "paused"]
 TRIGGERS = ["manual", "api", "scheduled", "webhook", None]
 PROXIES = ["RESIDENTIAL", "US-CA", "NONE", '{"country": "US", "subdivision": "NY"}', '{"country": "GB", "city": "London"}', None]
 ERROR_CODES = [f"{w}_{s}" for w in ("LOGIN", "CAPTCHA", "NAVIGATION", "PAYMENT", "UPLOAD", "DOWNLOAD", "SESSION",
-                                     "TIMEOUT", "PROXY", "FORM") for s in ("FAILED", "DETECTED", "REJECTED", "EXPIRED", "INVALID")]
+                                     "TIMEOUT", "PROXY", "FORM")
+               for s in ("FAILED", "DETECTED", "REJECTED", "EXPIRED", "INVALID")]
 ERROR_CODES[:3] = ["INVALID_CREDENTIALS", "LOGIN_FAILED", "CAPTCHA_DETECTED"]
-WORDS = ("invoice portal login credential vendor shipment payroll report tax filing download upload claim policy "
-         "renewal quote order tracking refund account statement benefits enrollment appointment booking "
-         "inventory audit compliance onboarding customer supplier contract medical insurance permit license").split()
+WORDS = [
+    "invoice", "portal", "login", "credential", "vendor", "shipment", "payroll", "report", "tax", "filing",
+    "download", "upload", "claim", "policy", "renewal", "quote", "order", "tracking", "refund", "account",
+    "statement", "benefits", "enrollment", "appointment", "booking", "inventory", "audit", "compliance",
+    "onboarding", "customer", "supplier", "contract", "medical", "insurance", "permit", "license"
+]
 ODD_TEXT = ["Prod_Credential", "50% off", "a*b?c", "back\\slash", "ÉCOLE Straße", "naïve café", "東京 オフィス",
             "emoji 🚀 launch", "quote \"x\" 'y'", "under_score", "percent%sign", "שלום עולם", "Ünïcödé"]
 PARAM_KEYS = ["login_url", "credential_value", "prod_credential", "search_query", "account_number", "start_date",
@@ -37,7 +41,10 @@ RUN_FRACTION_WITH_ERRORS = 0.05
 def _vocabulary(size: int = 3_000) -> list[str]:
     """The common business words, then a long tail of made-up ones, so that searches find rare and common terms."""
     rng = random.Random(0)
-    syllables = "ka lo mi ren tor vak zu pel dra gon sil fen qua bri mox tal ny sep hul ori".split()
+    syllables = [
+        "ka", "lo", "mi", "ren", "tor", "vak", "zu", "pel", "dra", "gon", "sil", "fen", "qua", "bri", "mox", "tal",
+        "ny", "sep", "hul", "ori"
+    ]
     tail = sorted({"".join(rng.choices(syllables, k=rng.randint(2, 4))) for _ in range(size * 2)} - set(WORDS))
     rng.shuffle(tail)
     return WORDS + tail[: size - len(WORDS)]
@@ -185,7 +192,7 @@ def stream(runs: int, organizations: int, seed: int, secret: str, big_share: flo
             "created_at": created, "modified_at": created, "unknown_future_column": "ignored",
         }
         yield change("workflow_runs", "c", row)
-        recent = (recent + [run_id])[-50:]
+        recent = [*recent, run_id][-50:]
         for pid in params:
             value = _text(rng, rng.randint(1, 3)) if rng.random() < 0.9 else f"https://{rng.choice(WORDS)}.example.com/{rng.choice(ODD_TEXT)}"
             yield change("workflow_run_parameters", "c", {"workflow_run_id": run_id, "workflow_parameter_id": pid,
@@ -266,7 +273,7 @@ def churn(history: History, seed: int, secret: str = Settings.model_fields["jwt_
     for run in some("workflow_runs"):  # values the contract does not know yet
         history.add("workflow_runs", "u", {**run, "status": "needs_review", "trigger_type": "email",
                                            "proxy_location": "RESIDENTIAL_XX", "run_with": "hybrid"})
-    for run, created in zip(rng.sample(rows["workflow_runs"], 3), (INFINITY, MINUS_INFINITY, YEAR_20000)):
+    for run, created in zip(rng.sample(rows["workflow_runs"], 3), (INFINITY, MINUS_INFINITY, YEAR_20000), strict=True):
         history.add("workflow_runs", "u", {**run, "created_at": created, "finished_at": INFINITY})
     for org in sorted({row["organization_id"] for row in rows["organization_auth_tokens"]}):
         # A long key (TOASTed), revoked by an update that leaves it unchanged; another key hard-deleted.
@@ -282,15 +289,14 @@ def churn(history: History, seed: int, secret: str = Settings.model_fields["jwt_
         history.refused_keys += [long_key, deleted_key]
     for table in ("workflow_runs", "tasks", "workflow_run_parameters", "workflow_parameters", "workflows"):
         for row in some(table):  # hard deletes; a third of them re-created
-            key = {c: row[c] for c in PRIMARY_KEYS[table]}
-            history.add(table, "d", key)
+            history.add(table, "d", {c: row[c] for c in TABLES[table].key})
             if rng.random() < 0.33:
                 history.add(table, "c", row)
     return history
 
 
 def primary_key(table: str, row: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(row[c] for c in PRIMARY_KEYS[table])
+    return tuple(row[c] for c in TABLES[table].key)
 
 
 def final_rows(changes: Iterable[RowChange]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -15,16 +15,16 @@ from typing import Any, Literal
 
 import orjson
 
-from demo.dataset import RowChange
-from indexer.decode import PLACEHOLDER
-from indexer.rows import PRIMARY_KEYS, ROW_MODELS
+from runsearch.demo.dataset import RowChange
+from runsearch.indexer.decode import PLACEHOLDER
+from runsearch.indexer.tables import TABLES
 
 # PostgreSQL moves a row's largest values out of line once the row passes about 2 KB (TOAST_TUPLE_THRESHOLD).
 TOAST_BYTES = 2_000
 
 
 def _key(table: str, row: dict[str, Any]) -> dict[str, Any]:
-    return {c: row[c] for c in PRIMARY_KEYS[table]}
+    return {c: row[c] for c in TABLES[table].key}
 
 
 def envelope(change: RowChange, op: str | None = None, ts_ms: int = 0, before: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -32,7 +32,7 @@ def envelope(change: RowChange, op: str | None = None, ts_ms: int = 0, before: d
     op = op or change.op
     if op == "d":
         # REPLICA IDENTITY DEFAULT: the before image of a delete holds the primary key only.
-        before = before or {c: (change.row[c] if c in PRIMARY_KEYS[change.table] else None) for c in change.row}
+        before = before or {c: (change.row[c] if c in TABLES[change.table].key else None) for c in change.row}
         after = None
     else:
         after = change.row
@@ -58,7 +58,7 @@ class Encoder:
 
     def messages(self, change: RowChange, ts_ms: int = 0) -> Iterator[tuple[bytes, bytes | None]]:
         """(key, value) messages of one change; a delete is followed by its tombstone."""
-        pk = (change.table, tuple(change.row[c] for c in PRIMARY_KEYS[change.table]))
+        pk = (change.table, tuple(change.row[c] for c in TABLES[change.table].key))
         previous = self._rows.get(pk)
         self._rows[pk] = change.row
         key: Any = _key(change.table, change.row)
@@ -84,7 +84,7 @@ class Encoder:
 
 def _toasted(table: str, column: str, value: Any, previous: dict[str, Any], limit: int) -> bool:
     """Whether an update leaves `column` out: a text value it did not change, stored out of line."""
-    return (column in ROW_MODELS[table].FEEDS and isinstance(value, str) and value == previous.get(column)
+    return (column in TABLES[table].row.FEEDS and isinstance(value, str) and value == previous.get(column)
             and len(value.encode()) > limit)
 
 

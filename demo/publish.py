@@ -8,8 +8,9 @@ from urllib.parse import urlencode
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from demo.dataset import RowChange
-from demo.events import Encoder
+from runsearch.demo.dataset import RowChange
+from runsearch.demo.events import Encoder
+from runsearch.errors import RunsearchError
 from runsearch.settings import Settings
 
 
@@ -26,7 +27,7 @@ def topics_empty(settings: Settings) -> bool:
 FLUSH_EVERY = 50_000
 
 
-class NotDelivered(RuntimeError):
+class NotDelivered(RunsearchError):
     pass
 
 
@@ -61,6 +62,6 @@ def publish(settings: Settings, changes: Iterable[RowChange], encoder: Encoder |
 
 def examples(settings: Settings, api_key: str) -> list[str]:
     base = f"http://{settings.bind_host}:{settings.api_port}/v1/agents/runs"
-    queries = [{}, {"status": "failed"}, {"search_key": "login"}, {"search_key": "école"},
-               {"error_code": "LOGIN_FAILED"}, {"page": 2, "page_size": 5}]
+    queries: list[dict[str, str | int]] = [{}, {"status": "failed"}, {"search_key": "login"}, {"search_key": "école"},
+                                           {"error_code": "LOGIN_FAILED"}, {"page": 2, "page_size": 5}]
     return [f"curl -s -H 'x-api-key: {api_key}' '{base}{'?' + urlencode(q) if q else ''}'" for q in queries]

@@ -26,13 +26,15 @@ from kafka.structs import OffsetAndMetadata
 from opensearchpy.exceptions import TransportError
 from prometheus_client import start_http_server
 
-from indexer import deadletter, deadletter_topic, generations, metrics, offsets, store
-from indexer.decode import Change, decode
-from indexer.isolation import apply_isolating
-from indexer.pipeline import Outcome
-from indexer.writer import NoGeneration, Writer
-from mappings import Generation
 from runsearch.errors import DataError
+from runsearch.indexer import deadletter, deadletter_topic, metrics, offsets, store
+from runsearch.indexer.decode import Change, decode
+from runsearch.indexer.isolation import apply_isolating
+from runsearch.indexer.pipeline import Outcome
+from runsearch.indexer.ports import Applier
+from runsearch.indexer.tables import topics
+from runsearch.indexer.writer import NoGeneration, Writer
+from runsearch.mappings import Generation
 from runsearch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -83,25 +85,31 @@ class Indexer:
     again before every batch). Or, with `rebuild`, a replay of the topics into that one generation: its own
     consumer group, and no second copy of the live indexer's dead letters."""
 
-    def __init__(self, settings: Settings, rebuild: Generation | None = None) -> None:
-        if rebuild is None:
-            deadletter_topic.ensure(settings)
+    def __init__(self, settings: Settings, rebuild: Generation | None = None, *, consumer: KafkaConsumer | None = None,
+                 producer: KafkaProducer | None = None, writer: Applier | None = None) -> None:
+        """Kafka's consumer and producer and the writer of the index are made from `settings` unless given (tests
+        give fakes)."""
         self.settings = settings
         self.stopping = threading.Event()
-        self.tables = settings.topics()
+        self.tables = topics(settings)
         self.rebuild = rebuild
-        self.writer = Writer(settings, rebuild, self._fan_out_progress, self._keep_alive)
-        self.os = self.writer.os
-        group = offsets.rebuild_group(settings, rebuild.number) if rebuild else settings.consumer_group
-        self.consumer = KafkaConsumer(
-            *self.tables, bootstrap_servers=settings.kafka_bootstrap, group_id=group,
-            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.batch_size,
-            fetch_max_bytes=settings.batch_max_bytes, max_poll_interval_ms=settings.max_poll_interval_ms,
-            # A killed indexer's partitions move to the others after 10 s, not the client default's 45 s.
-            session_timeout_ms=10_000, heartbeat_interval_ms=3_000,
-        )
-        self.producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5,
-                                      max_request_size=settings.deadletter_max_bytes + 64 * 1024)
+        if producer is None:
+            if rebuild is None:
+                deadletter_topic.ensure(settings)
+            producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5,
+                                     max_request_size=settings.deadletter_max_bytes + 64 * 1024)
+        self.producer = producer
+        if consumer is None:
+            group = offsets.rebuild_group(settings, rebuild.number) if rebuild else settings.consumer_group
+            consumer = KafkaConsumer(
+                *self.tables, bootstrap_servers=settings.kafka_bootstrap, group_id=group,
+                enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.batch_size,
+                fetch_max_bytes=settings.batch_max_bytes, max_poll_interval_ms=settings.max_poll_interval_ms,
+                # A killed indexer's partitions move to the others after 10 s, not the client default's 45 s.
+                session_timeout_ms=10_000, heartbeat_interval_ms=3_000,
+            )
+        self.consumer = consumer
+        self.writer = writer or Writer(settings, rebuild, self._fan_out_progress, self._keep_alive)
         self._lag_at = 0.0
         self._polled_at = time.monotonic()
         self._carried: list[ConsumerRecord] = []  # taken by keep-alive polls, applied with the next batch
@@ -130,7 +138,7 @@ class Indexer:
     def run_once(self) -> int:
         """Poll, apply and commit one batch. Returns how many messages it held."""
         if not self._indices_ready:
-            self._indices_ready = bool(self._retry("creating the indices", self._ensure_indices))
+            self._indices_ready = self._retry("creating the first generation", self._prepare) is not None
         polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
         self._polled_at = time.monotonic()
         messages, self._carried = self._carried + [rec for batch in polled.values() for rec in batch], []
@@ -141,8 +149,8 @@ class Indexer:
         self._update_lag()
         return len(messages)
 
-    def _ensure_indices(self) -> bool:
-        generations.ensure_first(self.os, self.writer.names)
+    def _prepare(self) -> bool:
+        self.writer.prepare()
         return True
 
     def _apply(self, messages: list[ConsumerRecord]) -> None:

@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from runsearch.indexer.tables import TABLES
+
 CONNECT = "__connect.errors."
 OWN = "runsearch.errors."
-# Messages of these tables hold secrets; their dead letters point at the original instead of copying it.
-SECRET_TABLES = {"organization_auth_tokens"}
 EXCERPT_BYTES = 1024
 HEADROOM = 512  # a record's own framing, beside key, value and headers
 Stage = Literal["VALUE_CONVERTER", "TASK_PUT"]  # Connect's names: decoding the message, writing it
@@ -50,8 +50,10 @@ class Letter:
     @property
     def payload(self) -> Payload:
         kind = self.header(OWN + "payload")
-        if kind == "excerpt" or kind == "withheld":
-            return kind
+        if kind == "excerpt":
+            return "excerpt"
+        if kind == "withheld":
+            return "withheld"
         return "original"
 
 
@@ -66,7 +68,7 @@ def letter(reason: str, error: str, stage: Stage, origin: tuple[str, int, int], 
                (OWN + "original.bytes", str(len(key or b"") + len(value or b"")))]
     encoded = [(name, text.encode()) for name, text in headers]
     payload: Payload = "original"
-    if table in SECRET_TABLES:
+    if table in TABLES and TABLES[table].secret:
         key, value, payload = None, None, "withheld"
     elif len(key or b"") + len(value or b"") + sum(len(n) + len(v) for n, v in encoded) + HEADROOM > max_bytes:
         key, value, payload = _excerpt(key), _excerpt(value), "excerpt"

@@ -15,9 +15,12 @@ import orjson
 from pydantic import ValidationError
 
 from runsearch.errors import DataError
-from indexer.rows import MAX_KEYWORD_BYTES, PRIMARY_KEYS, ROW_MODELS, ContractError, describe, stand_in
+from runsearch.indexer.rows import MAX_KEYWORD_BYTES, ContractError, describe
+from runsearch.indexer.tables import TABLES
+from runsearch.indexer.unavailable import stand_in
 
-OPS = {"c": "upsert", "u": "upsert", "r": "upsert", "d": "delete"}
+Kind = Literal["upsert", "delete", "tombstone"]
+OPS: dict[str, Kind] = {"c": "upsert", "u": "upsert", "r": "upsert", "d": "delete"}
 PLACEHOLDER = "__debezium_unavailable_value"  # Debezium's default `unavailable.value.placeholder`
 MAX_LSN = 2**63 - 1  # versions are OpenSearch `long`s; PostgreSQL's LSN is unsigned but never gets near
 
@@ -30,7 +33,7 @@ class Poison(DataError):
 class Change:
     table: str
     key: tuple[str, ...]
-    kind: Literal["upsert", "delete", "tombstone"]
+    kind: Kind
     lsn: int  # 0 for a tombstone: it deletes at the newest version known (indexer.versions)
     data: dict[str, Any] | None  # what the index keeps of the after image (Row.data); None for a delete
     ts_ms: int | None  # when the source committed it, for freshness metrics
@@ -56,7 +59,7 @@ def _primary_key(table: str, image: Any, what: str) -> tuple[str, ...]:
     if not isinstance(image, dict):
         raise Poison(f"{what} is not a JSON object")
     key = []
-    for column in PRIMARY_KEYS[table]:
+    for column in TABLES[table].key:
         value = image.get(column)
         if not isinstance(value, str) or not value:
             raise Poison(f"{what} lacks primary-key column {column!r} as a non-empty string")
@@ -68,7 +71,7 @@ def _primary_key(table: str, image: Any, what: str) -> tuple[str, ...]:
 
 def decode(table: str, key: bytes | None, value: bytes | None, placeholder: str = PLACEHOLDER,
            position: tuple[int, int] | None = None) -> Change:
-    if table not in ROW_MODELS:
+    if table not in TABLES:
         raise Poison(f"unknown table {table!r}")
     message_key = None if key is None else _primary_key(table, _unwrapped(_json(key, "key")), "key")
     envelope = None if value is None else _unwrapped(_json(value, "value"))
@@ -82,24 +85,30 @@ def decode(table: str, key: bytes | None, value: bytes | None, placeholder: str 
     if op not in OPS:
         raise Poison(f"unknown op {op!r}")
     source = envelope.get("source")
-    named = source.get("table") if isinstance(source, dict) else None
+    if not isinstance(source, dict):
+        raise Poison("source.lsn is missing or not a non-negative integer")
+    named = source.get("table")
     if named is not None and named != table:
         # A topic routed wrongly upstream: its rows would be read with another table's columns.
         raise Poison(f"event of table {named!r} on the topic of table {table!r}")
-    lsn = source.get("lsn") if isinstance(source, dict) else None
+    lsn = source.get("lsn")
     if not isinstance(lsn, int) or isinstance(lsn, bool) or lsn < 0:
         raise Poison("source.lsn is missing or not a non-negative integer")
     if lsn > MAX_LSN:
         raise Poison(f"source.lsn is beyond {MAX_LSN} (a signed 64-bit long)")
     ts_ms = source.get("ts_ms")
     kind = OPS[op]
-    image = envelope.get("after" if kind == "upsert" else "before")
-    pk = _primary_key(table, image, "after" if kind == "upsert" else "before")
+    which = "after" if kind == "upsert" else "before"
+    image = envelope.get(which)
+    if not isinstance(image, dict):
+        raise Poison(f"{which} is not a JSON object")
+    pk = _primary_key(table, image, which)
     if message_key is not None and message_key != pk:
         raise Poison("message key does not match the row's primary key")
-    data, unavailable = None, frozenset[str]()
+    data: dict[str, Any] | None = None
+    unavailable = frozenset[str]()
     if kind == "upsert":
-        model = ROW_MODELS[table]
+        model = TABLES[table].row
         unavailable = frozenset(c for c in model.FEEDS if image.get(c) == placeholder)
         try:
             data = model.model_validate({**image, **{c: stand_in(table, c) for c in unavailable}}).data()

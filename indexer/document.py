@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 import orjson
 
-from indexer import rows
-from indexer.decode import Change
-from indexer.records import Record
-from indexer.versions import held, lsn_after, stamp, supersedes
+from runsearch.indexer import unavailable
+from runsearch.indexer.decode import Change
+from runsearch.indexer.records import Record
+from runsearch.indexer.versions import held, lsn_after, stamp, supersedes
 
 Applied = Literal["applied", "stale", "incomplete"]  # incomplete: applied, but a placeholder's value is not known
 
@@ -38,7 +38,7 @@ def apply(doc: Document, change: Change) -> Applied:
     if not supersedes(change, slot):
         repaired = None
         if slot is not None and held_data is not None and change.data is not None:
-            repaired = rows.repair(change.table, held_data, change.lsn, change.data, change.unavailable)
+            repaired = unavailable.repair(change.table, held_data, change.lsn, change.data, change.unavailable)
         if repaired is None:
             return "stale"
         _store(doc, change, {**slot, "carried": repaired["carried"]}, repaired)
@@ -46,10 +46,10 @@ def apply(doc: Document, change: Change) -> Applied:
     if change.data is None:
         _store(doc, change, {"lsn": lsn_after(change, slot), "deleted": True, **stamp(change)}, None)
         return "applied"
-    data, carried = rows.carry(change.table, change.data, change.unavailable, held_data, slot["lsn"] if slot else 0)
+    data, carried = unavailable.carry(change.table, change.data, change.unavailable, held_data, slot["lsn"] if slot else 0)
     _store(doc, change, {"lsn": change.lsn, "deleted": False, **({"carried": carried} if carried else {}),
                          **stamp(change)}, data)
-    return "incomplete" if rows.unknown(carried) else "applied"
+    return "incomplete" if unavailable.unknown(carried) else "applied"
 
 
 def _run_data(doc: Document) -> dict[str, Any]:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+
 from opensearchpy import NotFoundError, OpenSearch
 
-import mappings
-from mappings import KINDS, READ_KINDS, Generation, Names
+from runsearch import mappings
+from runsearch.mappings import KINDS, READ_KINDS, Generation, Names
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from indexer.decode import Change
-from indexer.pipeline import Outcome
 from runsearch.errors import DataError
+from runsearch.indexer.decode import Change
+from runsearch.indexer.pipeline import Outcome
 
 
 @dataclass(frozen=True)

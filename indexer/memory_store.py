@@ -7,7 +7,7 @@ import copy
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from indexer.store import Versioned
+from runsearch.indexer.ports import Versioned, Writes
 
 
 class MemoryStore:
@@ -19,7 +19,7 @@ class MemoryStore:
         docs = self.indices.get(index, {})
         return {i: copy.deepcopy(docs[i]) for i in ids if i in docs}
 
-    def write(self, index: str, docs: dict[str, tuple[dict[str, Any], Versioned | None]]) -> set[str]:
+    def write(self, index: str, docs: Writes) -> set[str]:
         stored = self.indices.setdefault(index, {})
         conflicts = set()
         for doc_id, (source, seen) in docs.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from runsearch.errors import RunsearchError
+from runsearch.indexer.tables import topics
 from runsearch.settings import Settings
 
 Offsets = dict[TopicPartition, int]
@@ -14,8 +15,9 @@ def end_offsets(settings: Settings) -> Offsets:
     """The end of every partition of the CDC topics, now."""
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     try:
-        parts = [TopicPartition(t, p) for t in settings.topics() for p in consumer.partitions_for_topic(t) or ()]
-        return consumer.end_offsets(parts)
+        parts = [TopicPartition(t, p) for t in topics(settings) for p in consumer.partitions_for_topic(t) or ()]
+        ends: Offsets = consumer.end_offsets(parts)
+        return ends
     finally:
         consumer.close()
 

@@ -22,15 +22,15 @@ from typing import Any
 
 import orjson
 
-from indexer import document, records, rows, store
-from indexer.decode import Change
-from indexer.records import RECORD_TABLES, Record
-from mappings import Generation
+from runsearch.indexer import document, records, unavailable
+from runsearch.indexer.decode import Change
+from runsearch.indexer.ports import Store, Versioned
+from runsearch.indexer.records import Record
+from runsearch.indexer.tables import TABLES
+from runsearch.mappings import Generation
 
 log = logging.getLogger(__name__)
 
-DOCUMENT_TABLES = {"workflow_runs", "workflow_run_parameters", "tasks"}
-FAN_OUT_TABLES = {"workflows": "workflow_id", "workflow_parameters": "param_ids"}
 FAN_OUT_SLICE = 5_000
 MEMORY_BUDGET = 32 * 1024 * 1024  # bytes of documents one step holds (each is held about three times over)
 MAX_STEP_DOCUMENTS = 1_000  # the step of small documents: about one mget and one bulk request
@@ -66,7 +66,7 @@ class Read:
     """The documents of one step: the ids asked for, and those found."""
 
     ids: list[str] = field(default_factory=list)
-    found: dict[str, store.Versioned] = field(default_factory=dict)
+    found: dict[str, Versioned] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,28 +83,31 @@ def _no_progress(done: int, total: int) -> None:
 
 @dataclass
 class Pipeline:
-    backend: store.Store
+    backend: Store
     target: Generation  # the generation written (through its write aliases)
     fan_out_slice: int = FAN_OUT_SLICE
     # Called after every slice of a fan-out with (runs done, runs in all): a long fan-out must not look stuck.
     progress: Callable[[int, int], None] = _no_progress
     memory_budget: int = MEMORY_BUDGET
+    _seen_bytes: float = field(default=0.0, init=False)  # per document, in the last read
 
     def apply(self, changes: list[Change]) -> Outcome:
         outcome = Outcome()
-        final = self._merge_records([c for c in changes if c.table in RECORD_TABLES], outcome)
+        final = self._merge_records([c for c in changes if TABLES[c.table].records], outcome)
         per_run: dict[str, Work] = defaultdict(Work)
         for change in changes:
-            if change.table == "tasks":
+            if TABLES[change.table].runs == "record":
                 # Runs take the task's latest state, which may be newer than this change (a delete).
                 record = final[records.record_id(change)]
-                for run_id in record["run_ids"] if record is not None else ():
+                if record is None:
+                    continue  # a tombstone of a task never seen: no run holds it
+                for run_id in record["run_ids"]:
                     per_run[run_id].tasks[change.key[0]] = record
-            elif change.table in DOCUMENT_TABLES:
+            elif TABLES[change.table].runs == "own":
                 per_run[change.key[0]].changes.append(change)
         self._update_documents(per_run, outcome)
         # Fanned out whenever the record is this change's state, also when delivered again after a crash.
-        self._fan_out([c for c in changes if c.table in FAN_OUT_TABLES
+        self._fan_out([c for c in changes if TABLES[c.table].runs == "fan-out"
                        and records.is_current(c, final[records.record_id(c)])], outcome)
         return outcome
 
@@ -115,11 +118,11 @@ class Pipeline:
         final: dict[str, Record | None] = {}
         by_index: dict[str, list[Change]] = defaultdict(list)
         for change in changes:
-            by_index[self.target.write_alias(RECORD_TABLES[change.table])].append(change)
+            by_index[self.target.write_alias(TABLES[change.table].records or "")].append(change)
         for index, pending in by_index.items():
             while pending:
                 current = self.backend.mget(index, {records.record_id(c) for c in pending})
-                merged: dict[str, tuple[Record, store.Versioned | None]] = {}
+                merged: dict[str, tuple[Record, Versioned | None]] = {}
                 results: dict[int, document.Applied] = {}  # id() of each change -> what it did
                 for change in pending:  # in partition order: a tombstone deletes what came before it
                     rid = records.record_id(change)
@@ -131,7 +134,7 @@ class Pipeline:
                         final.setdefault(rid, base)
                         continue
                     merged[rid] = (new, seen)
-                    unknown = new["lsn"] == change.lsn and rows.unknown(new.get("carried", {}))
+                    unknown = new["lsn"] == change.lsn and unavailable.unknown(new.get("carried", {}))
                     results[id(change)] = "incomplete" if unknown else "applied"
                 conflicts = self.backend.write(index, merged)
                 for rid, (record, _) in merged.items():
@@ -155,11 +158,12 @@ class Pipeline:
             self._update_step({rid: per_run[rid] for rid in step}, current.found, outcome)
 
     def _read_step(self, queue: list[str]) -> Read:
-        """The documents of the next step: read in requests that start at FIRST_READ documents and then ask for as
-        many as the rest of `memory_budget` holds at the size seen, until the budget is read or MAX_STEP_DOCUMENTS
-        ids are asked for. The step is the ids asked for, in order."""
+        """The documents of the next step: read in requests that ask for as many as the rest of `memory_budget` holds
+        at the size the last request found (at first FIRST_READ at most), until the budget is read or
+        MAX_STEP_DOCUMENTS ids are asked for. The step is the ids asked for, in order."""
         read = Read()
-        budget, size = self.memory_budget, FIRST_READ
+        budget = self.memory_budget
+        size = min(FIRST_READ, max(1, int(budget / self._seen_bytes))) if self._seen_bytes else FIRST_READ
         while len(read.ids) < min(len(queue), MAX_STEP_DOCUMENTS) and budget > 0:
             chunk = queue[len(read.ids):len(read.ids) + min(size, MAX_STEP_DOCUMENTS - len(read.ids))]
             found = self.backend.mget(self.target.write_alias("runs"), chunk)
@@ -167,10 +171,11 @@ class Pipeline:
             read.ids += chunk
             read.found.update(found)
             budget -= used
-            size = max(1, int(budget / max(used / len(chunk), 1)))  # as many more as the budget holds at this size
+            self._seen_bytes = used / len(chunk)  # bytes per document asked for (absent ones weigh nothing)
+            size = max(1, int(budget / max(self._seen_bytes, 1)))  # as many more as the budget holds at this size
         return read
 
-    def _update_step(self, per_run: dict[str, Work], current: dict[str, store.Versioned], outcome: Outcome) -> None:
+    def _update_step(self, per_run: dict[str, Work], current: dict[str, Versioned], outcome: Outcome) -> None:
         runs = self.target.write_alias("runs")
         pending = dict(per_run)
         while pending:
@@ -226,7 +231,7 @@ class Pipeline:
             return
         terms: dict[str, set[str]] = defaultdict(set)
         for change in changes:
-            terms[FAN_OUT_TABLES[change.table]].add(change.key[0])
+            terms[TABLES[change.table].fan_out_field or ""].add(change.key[0])
         query = {"bool": {"should": [{"terms": {f: sorted(v)}} for f, v in terms.items()], "minimum_should_match": 1}}
         total, run_ids = self.backend.matching(self.target.write_alias("runs"), query)
         if not total:

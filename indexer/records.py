@@ -1,7 +1,7 @@
 """Versioned rows shared by many runs (workflows, parameter definitions), task owners and API keys.
 
 Pure. A record is the latest known state of one source row: `{"lsn", "deleted", **Row.data()}`, plus
-`carried` (where the values of unavailable columns came from, see `rows.carry`) and `at` (the Kafka
+`carried` (where the values of unavailable columns came from, see `unavailable.carry`) and `at` (the Kafka
 position it came from). Deletes keep a record (a versioned tombstone) so that an older event delivered
 again cannot bring the row back.
 """
@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from indexer import rows
-from indexer.decode import Change
-from indexer.versions import lsn_after, stamp, supersedes
+from runsearch.indexer import unavailable
+from runsearch.indexer.decode import Change
+from runsearch.indexer.versions import lsn_after, stamp, supersedes
 
 Record = dict[str, Any]
 
-# Tables kept as records, and in which index: "lookup" serves the indexer, "keys" the API.
-RECORD_TABLES = {"workflows": "lookup", "workflow_parameters": "lookup", "tasks": "lookup",
-                 "organization_auth_tokens": "keys"}
 
 
 def record_id(change: Change) -> str:
@@ -34,14 +31,14 @@ def merge(current: Record | None, change: Change) -> Record | None:
         # teaches which run it belonged to: that run must see its tombstone.
         stale = None
         if live is not None and change.data is not None:
-            stale = rows.repair(change.table, live, change.lsn, change.data, change.unavailable)
+            stale = unavailable.repair(change.table, live, change.lsn, change.data, change.unavailable)
         if current is not None and change.table == "tasks" and owners != current["run_ids"]:
             stale = {**(stale or current), "run_ids": owners}
         return stale
     record: Record = {"table": change.table, "lsn": lsn_after(change, current), "deleted": change.kind != "upsert",
                       **stamp(change)}
     if change.data is not None:
-        data, carried = rows.carry(change.table, change.data, change.unavailable, live, live["lsn"] if live else 0)
+        data, carried = unavailable.carry(change.table, change.data, change.unavailable, live, live["lsn"] if live else 0)
         record.update(data)
         if carried:
             record["carried"] = carried
@@ -58,7 +55,7 @@ def is_current(change: Change, record: Record | None) -> bool:
         return bool(record["deleted"])
     if change.lsn in record.get("carried", {}).values():
         return True  # it completed a carried value
-    return record["lsn"] == change.lsn and record["deleted"] == (change.kind == "delete")
+    return bool(record["lsn"] == change.lsn and record["deleted"] == (change.kind == "delete"))
 
 
 def _owners(current: Record | None, change: Change) -> list[str]:

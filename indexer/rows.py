@@ -7,13 +7,11 @@ columns are their raw JSON text; integers are PostgreSQL's (at most 64 bits).
 
 A text or json column may hold Debezium's unavailable-value placeholder instead of a value (an
 unchanged TOASTed value under `REPLICA IDENTITY DEFAULT`). `FEEDS` says which kept fields each such
-column determines, so that the merge can keep the fields the index already holds (`carry`) and complete
-them from older versions that arrive later (`repair`).
+column determines, for `unavailable` to keep what the index holds.
 """
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, get_args, get_origin
 
@@ -22,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from runsearch.contract import StoredWorkflowRun
 from runsearch.digest import sha256
+from runsearch.errors import DataError
 
 EPOCH = datetime(1970, 1, 1)
 MICROSECOND = timedelta(microseconds=1)
@@ -51,7 +50,7 @@ Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]  # PostgreSQL's integer
 Path = tuple[str, ...]  # where a kept field sits in a row's data
 
 
-class ContractError(ValueError):
+class ContractError(DataError):
     """A row whose columns decode but whose content breaks the contract."""
 
 
@@ -227,84 +226,3 @@ class AuthTokenRow(Row):
         # Only a digest of the token is ever kept.
         return {"token_sha256": sha256(self.token), "organization_id": self.organization_id,
                 "active": self.token_type == "api" and self.valid and self.deleted_at is None}
-
-
-ROW_MODELS: dict[str, type[Row]] = {
-    "workflow_runs": WorkflowRunRow,
-    "workflows": WorkflowRow,
-    "workflow_parameters": WorkflowParameterRow,
-    "workflow_run_parameters": WorkflowRunParameterRow,
-    "tasks": TaskRow,
-    "organization_auth_tokens": AuthTokenRow,
-}
-
-PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
-    "workflow_runs": ("workflow_run_id",),
-    "workflows": ("workflow_id",),
-    "workflow_parameters": ("workflow_parameter_id",),
-    "workflow_run_parameters": ("workflow_run_id", "workflow_parameter_id"),
-    "tasks": ("task_id",),
-    "organization_auth_tokens": ("id",),
-}
-
-
-Carried = dict[str, int]  # column -> lsn of the version its value was taken from (-1: none known yet)
-
-
-def stand_in(table: str, column: str) -> str | None:
-    """What an unavailable column reads as while its row is rendered: null, or an empty string where the column
-    is required. Every field it feeds is then replaced by the value held before (`carry`)."""
-    return "" if ROW_MODELS[table].model_fields[column].is_required() else None
-
-
-def carry(table: str, data: dict[str, Any], unavailable: frozenset[str], previous: dict[str, Any] | None,
-          previous_lsn: int) -> tuple[dict[str, Any], Carried]:
-    """A newer event's `data`, with every field fed by an unavailable column taken from `previous` (the same
-    table's data as the index holds it at `previous_lsn`, with its own `carried`; None: nothing held), and where
-    each taken value came from. Pure; `data` is not modified."""
-    if not unavailable:
-        return data, {}
-    out = copy.deepcopy(data)
-    carried: Carried = {}
-    for column in sorted(unavailable):
-        if previous is None:
-            carried[column] = -1
-            continue
-        carried[column] = previous.get("carried", {}).get(column, previous_lsn)
-        for path in ROW_MODELS[table].FEEDS[column]:
-            _put(out, path, _get(previous, path))
-    return out, carried
-
-
-def repair(table: str, held: dict[str, Any], lsn: int, data: dict[str, Any], unavailable: frozenset[str]
-           ) -> dict[str, Any] | None:
-    """`held` (data with its `carried`) with the values of an older upsert (`lsn`, `data`) for every column whose
-    value `held` took from a version older than it, or None when it has none to give. An update applied before
-    the versions preceding it (two writers, or a partition moving between indexers) is thereby completed by them
-    when they arrive: the value a placeholder stands for is the one of the newest earlier version that sent it."""
-    better = [c for c, src in held.get("carried", {}).items() if src < lsn and c not in unavailable]
-    if not better:
-        return None
-    out = copy.deepcopy(held)
-    for column in better:
-        for path in ROW_MODELS[table].FEEDS[column]:
-            _put(out, path, _get(data, path))
-        out["carried"][column] = lsn
-    return out
-
-
-def unknown(carried: Carried) -> list[str]:
-    """The columns whose value no event has given yet."""
-    return sorted(c for c, src in carried.items() if src < 0)
-
-
-def _get(data: dict[str, Any], path: Path) -> Any:
-    for key in path[:-1]:
-        data = data[key]
-    return data.get(path[-1])
-
-
-def _put(data: dict[str, Any], path: Path, value: Any) -> None:
-    for key in path[:-1]:
-        data = data[key]
-    data[path[-1]] = value

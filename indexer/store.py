@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import TransportError
 
-from indexer.metrics import BULK_SECONDS
-from runsearch.errors import DataError
+from runsearch.errors import DataError, RunsearchError
+from runsearch.indexer.metrics import BULK_SECONDS
+from runsearch.indexer.ports import Versioned, Writes
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ CHUNK = 1000  # documents per mget / bulk request
 BULK_MAX_BYTES = 10 * 1024 * 1024  # default byte budget of one bulk request (OpenSearch refuses over 100 MB)
 
 
-class WriteError(RuntimeError):
+class WriteError(RunsearchError):
     """OpenSearch could not take a write now (overloaded: 429, failing: 5xx, or the alias is missing); the batch
     is retried with back-off, never skipped."""
 
@@ -30,13 +31,6 @@ class Refused(DataError):
     request may be): writing them again cannot succeed, so the events behind them become dead letters."""
 
 
-@dataclass(frozen=True)
-class Versioned:
-    source: dict[str, Any]
-    seq_no: int
-    primary_term: int
-
-
 def client(url: str, timeout: float = 30.0) -> OpenSearch:
     return OpenSearch(hosts=[url], timeout=timeout, max_retries=0, http_compress=False)
 
@@ -44,24 +38,6 @@ def client(url: str, timeout: float = 30.0) -> OpenSearch:
 def _chunks(items: list[str]) -> Iterator[list[str]]:
     for start in range(0, len(items), CHUNK):
         yield items[start:start + CHUNK]
-
-
-Writes = dict[str, tuple[dict[str, Any], Versioned | None]]  # id -> (new source, the version it replaces)
-
-
-class Store(Protocol):
-    """What the pipeline needs of a document store (OpenSearch here; a dict in unit tests)."""
-
-    def mget(self, index: str, ids: Iterable[str]) -> dict[str, Versioned]: ...
-
-    def write(self, index: str, docs: Writes) -> set[str]:
-        """Write each document only if it is still the version read (or still absent); returns the ids
-        that lost a race (409), for the caller to read again and merge anew."""
-        ...
-
-    def matching(self, index: str, query: dict[str, Any]) -> tuple[int, Iterator[str]]:
-        """How many documents match `query` once every acknowledged write is visible, and their ids, read lazily."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Which of two versions of a row wins. Pure.
 
 A version is `(lsn, deleted)`: the source's commit order, and a delete beating a live state of the same lsn.
-What a record held is compared with a third member, how far its carried values were repaired (`rows.repair`),
+What a record held is compared with a third member, how far its carried values were repaired (`unavailable.repair`),
 so that a record completed by an older event still reaches the documents that embed it.
 A tombstone carries no lsn: it deletes the row at the newest version known for it, so a later re-create (a
 higher lsn, later in the partition) still wins, and the create it deletes, delivered again, does not.
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from indexer.decode import Change
+from runsearch.indexer.decode import Change
 
 Slot = Mapping[str, Any]  # what a record or a document holds of one row: at least `lsn` and `deleted`
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from indexer import generations, store
-from indexer.decode import Change
-from indexer.pipeline import Outcome, Pipeline
-from mappings import Generation, Names
 from runsearch.errors import RunsearchError
+from runsearch.indexer import generations, store
+from runsearch.indexer.decode import Change
+from runsearch.indexer.pipeline import Outcome, Pipeline
+from runsearch.mappings import Generation, Names
 from runsearch.settings import Settings
 
 
@@ -33,6 +33,11 @@ class Writer:
         self.names = Names(settings.index_prefix)
         self.targets = generations.Targets(self.os, self.names)
         self.backend = store.OpenSearchStore(self.os, settings.bulk_max_bytes)
+
+    def prepare(self) -> None:
+        """Before the first batch of the live indexer: a first generation exists (created when none does)."""
+        if self.only is None:
+            generations.ensure_first(self.os, self.names)
 
     def pipeline(self, generation: Generation) -> Pipeline:
         return Pipeline(self.backend, generation, self.settings.fan_out_slice, self.progress,

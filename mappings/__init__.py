@@ -40,7 +40,7 @@ def schema() -> str:
 
 def body(kind: str) -> dict[str, Any]:
     """The create-index body (settings and mappings, stamped with the schema) of one kind of index."""
-    created = json.loads(json.dumps(_files()[kind]))
+    created: dict[str, Any] = json.loads(json.dumps(_files()[kind]))
     created["mappings"]["_meta"] = {"runsearch": {"schema": schema()}}
     return created
 

@@ -39,7 +39,7 @@ class WorkflowRunTriggerType(str, Enum):
     webhook = "webhook"
 
 
-ProxyLocation = Enum(  # names such as "US-CA" are not identifiers, hence the functional form
+ProxyLocation = Enum(  # type: ignore[misc]  # names such as "US-CA" are not identifiers, hence the functional form
     "ProxyLocation",
     {name: name for name in (
         "RESIDENTIAL", "US-CA", "US-NY", "US-TX", "US-FL", "US-WA", "RESIDENTIAL_ES", "RESIDENTIAL_IE",
@@ -58,7 +58,8 @@ class GeoTarget(BaseModel):
     country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2 country code (e.g., 'US', 'GB', 'DE')",
                          examples=["US", "GB", "DE", "FR"])
     subdivision: str | None = Field(None, max_length=10, examples=["CA", "NY", "TX", "ENG"],
-                                    description="ISO 3166-2 subdivision code without country prefix (e.g., 'CA' for California, 'NY' for New York)")
+                                    description="ISO 3166-2 subdivision code without country prefix (e.g., 'CA' for "
+                                                "California, 'NY' for New York)")
     city: str | None = Field(None, max_length=100, examples=["New York", "Los Angeles", "London", "Berlin"],
                              description="City name in English from GeoNames (e.g., 'New York', 'Los Angeles', 'London')")
 

@@ -22,7 +22,7 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             **getattr(record, "fields", {}),
         }
-        if record.exc_info:
+        if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = f"{record.exc_info[0].__name__}: {record.exc_info[1]}"
         return orjson.dumps(entry, default=str).decode()
 
@@ -33,6 +33,6 @@ def setup(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Client libraries log request details at INFO; keep their warnings only.
-    for noisy in ("kafka", "opensearch", "urllib3", "uvicorn.access"):
+    # Client libraries log request details (URLs with their query strings) at INFO; keep their warnings only.
+    for noisy in ("kafka", "opensearch", "urllib3", "httpx", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -15,15 +15,6 @@ from urllib.parse import urlparse
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-TABLES = (
-    "workflow_runs",
-    "workflows",
-    "workflow_parameters",
-    "workflow_run_parameters",
-    "tasks",
-    "organization_auth_tokens",
-)
-
 
 def _default_cache_dir() -> Path:
     # As root the cache must be readable by the unprivileged OpenSearch user, so not under /root.
@@ -44,41 +35,96 @@ class Settings(BaseSettings):
     topic_overrides: dict[str, str] = Field(
         default_factory=dict, description='JSON object table -> full topic name, e.g. `{"tasks": "cdc.tasks"}`'
     )
-    deadletter_topic: str = Field("runsearch.deadletter", description="Topic receiving undecodable or contract-breaking events (created at start when missing)")
-    deadletter_max_bytes: int = Field(1_000_000, ge=16_384, description="Largest dead letter written (keep it under the topic's `max.message.bytes`); a larger original is carried as a pointer plus an excerpt")
+    deadletter_topic: str = Field(
+        "runsearch.deadletter",
+        description="Topic receiving undecodable or contract-breaking events (created at start when missing)",
+    )
+    deadletter_max_bytes: int = Field(
+        1_000_000, ge=16_384,
+        description=("Largest dead letter written (keep it under the topic's `max.message.bytes`); a larger original is "
+                     "carried as a pointer plus an excerpt"),
+    )
     consumer_group: str = Field("runsearch-indexer", description="Kafka consumer group of the live indexer")
-    unavailable_value_placeholder: str = Field("__debezium_unavailable_value", description="Debezium's `unavailable.value.placeholder`: a column holding it kept its previous value")
+    unavailable_value_placeholder: str = Field(
+        "__debezium_unavailable_value",
+        description="Debezium's `unavailable.value.placeholder`: a column holding it kept its previous value",
+    )
 
     # --- indices -----------------------------------------------------------------------
     index_prefix: str = Field("runsearch", description="Prefix of every index and alias runsearch creates")
 
     # --- indexer -----------------------------------------------------------------------
-    batch_size: int = Field(20000, ge=1, description="Most events the indexer polls and applies per batch (large batches merge the events of a run into one write while a backlog drains)")
-    batch_max_bytes: int = Field(32 * 1024 * 1024, ge=1024 * 1024, description="Most bytes of events one poll fetches (Kafka's `fetch.max.bytes`), and of run documents the indexer holds at once: bounds its memory")
-    bulk_max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Most bytes of one OpenSearch bulk request (OpenSearch refuses requests over its `http.max_content_length`, 100 MB by default)")
+    batch_size: int = Field(
+        20000, ge=1,
+        description=("Most events the indexer polls and applies per batch (large batches merge the events of a run into "
+                     "one write while a backlog drains)"),
+    )
+    batch_max_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024 * 1024,
+        description=("Most bytes of events one poll fetches (Kafka's `fetch.max.bytes`), and of run documents the indexer "
+                     "holds at once: bounds its memory"),
+    )
+    bulk_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024,
+        description=("Most bytes of one OpenSearch bulk request (OpenSearch refuses requests over its "
+                     "`http.max_content_length`, 100 MB by default)"),
+    )
     poll_timeout_ms: int = Field(500, ge=1, description="How long one poll waits for events")
-    max_poll_interval_ms: int = Field(300_000, ge=1_000, description="Kafka's `max.poll.interval.ms`; the indexer polls within it also while a long fan-out runs")
-    fan_out_slice: int = Field(5000, ge=1, description="Runs re-embedded per step when a workflow title or a definition changes (each step polls Kafka to stay in the group)")
+    max_poll_interval_ms: int = Field(
+        300_000, ge=1_000,
+        description="Kafka's `max.poll.interval.ms`; the indexer polls within it also while a long fan-out runs",
+    )
+    fan_out_slice: int = Field(
+        5000, ge=1,
+        description=("Runs re-embedded per step when a workflow title or a definition changes (each step polls Kafka to "
+                     "stay in the group)"),
+    )
     indexer_metrics_port: int = Field(9108, description="Port of the indexer's Prometheus `/metrics` (0 disables)")
     retry_max_seconds: float = Field(30.0, gt=0, description="Longest back-off between retries while OpenSearch is unreachable")
-    lease_seconds: float = Field(30.0, ge=15, description="How long a rebuild's lease lasts unless renewed: after a rebuild dies, the next `reindex` (or `cleanup`) waits this long (at least the 10 s a dead consumer stays in its group)")
+    lease_seconds: float = Field(
+        30.0, ge=15,
+        description=("How long a rebuild's lease lasts unless renewed: after a rebuild dies, the next `reindex` (or "
+                     "`cleanup`) waits this long (at least the 10 s a dead consumer stays in its group)"),
+    )
 
     # --- api ---------------------------------------------------------------------------
     bind_host: str = Field("127.0.0.1", description="Address the API and the indexer's metrics bind")
     api_port: int = Field(8000, description="Port the API binds")
-    jwt_secret: str = Field("runsearch-local-development-secret-0001", description="HS256 secret of the platform's API keys (set it in production)")
-    auth_cache_seconds: float = Field(30.0, ge=0, le=60, description="How long a key check is cached; a revoked key stops working within it")
-    search_timeout_seconds: float = Field(2.0, gt=0, description="OpenSearch request timeout of the API; beyond it the API answers 503")
-    max_result_window: int = Field(10000, ge=1, description="Deepest result (page*page_size) served; deeper pages get 422 naming the limit")
+    jwt_secret: str = Field(
+        "runsearch-local-development-secret-0001",
+        description="HS256 secret of the platform's API keys (set it in production)",
+    )
+    auth_cache_seconds: float = Field(
+        30.0, ge=0, le=60,
+        description="How long a key check is cached; a revoked key stops working within it",
+    )
+    search_timeout_seconds: float = Field(
+        2.0, gt=0,
+        description="OpenSearch request timeout of the API; beyond it the API answers 503",
+    )
+    max_result_window: int = Field(
+        10000, ge=1,
+        description="Deepest result (page*page_size) served; deeper pages get 422 naming the limit",
+    )
 
     # --- local stack ---------------------------------------------------------------------
     stack_dir: Path = Field(Path(".stack"), description="Folder of the local stack's pid files, logs and Kafka data")
-    cache_dir: Path = Field(default_factory=_default_cache_dir, description="Download cache of the OpenSearch and Kafka distributions")
-    opensearch_version: str = Field("2.19.6", description="OpenSearch version of the local stack (its `analysis-common` module is fetched alongside)")
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="Download cache of the OpenSearch and Kafka distributions",
+    )
+    opensearch_version: str = Field(
+        "2.19.6",
+        description="OpenSearch version of the local stack (its `analysis-common` module is fetched alongside)",
+    )
     kafka_version: str = Field("4.1.1", description="Kafka version of the local stack (4.x, KRaft)")
     java_home: Path | None = Field(None, description="JDK for both servers (default: JAVA_HOME, else the system Java 17)")
     opensearch_heap: str = Field("1g", description="OpenSearch heap size")
-    opensearch_max_content_length: str = Field("100mb", description="OpenSearch's `http.max_content_length` in the local stack (the test stack lowers it to prove bulk requests split)")
+    opensearch_max_content_length: str = Field(
+        "100mb",
+        description=("OpenSearch's `http.max_content_length` in the local stack (the test stack lowers it to prove bulk "
+                     "requests split)"),
+    )
     kafka_heap: str = Field("512m", description="Kafka heap size")
     service_user: str = Field("runsearch", description="Unprivileged user OpenSearch runs as when the stack is started by root")
     topic_partitions: int = Field(3, ge=1, description="Partitions of each topic the local stack creates")
@@ -86,10 +132,6 @@ class Settings(BaseSettings):
 
     def topic(self, table: str) -> str:
         return self.topic_overrides.get(table) or f"{self.topic_prefix}.public.{table}"
-
-    def topics(self) -> dict[str, str]:
-        """Topic name -> table, for every table the indexer consumes."""
-        return {self.topic(table): table for table in TABLES}
 
     def environ(self) -> dict[str, str]:
         """These settings as the `RUNSEARCH_*` variables that give them to a child process."""

@@ -8,6 +8,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from runsearch.errors import RunsearchError
+
 OPENSEARCH_ARTIFACT = "org.opensearch.distribution.integ-test-zip:opensearch:{version}:zip"
 # The minimal distribution lacks the analysis module every full distribution ships (the runs index needs its
 # `ngram` tokenizer). Maven has its jar, not the module folder, so the folder's descriptor is written here.
@@ -38,7 +40,7 @@ KAFKA_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 COMPLETE = ".complete"
 
 
-class FetchError(RuntimeError):
+class FetchError(RunsearchError):
     pass
 
 

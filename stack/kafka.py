@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import subprocess
 import uuid
@@ -12,9 +13,10 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from runsearch.indexer.tables import topics
 from runsearch.settings import Settings
-from stack.opensearch import java_home
-from stack.processes import Managed
+from runsearch.stack.opensearch import java_home
+from runsearch.stack.processes import Managed, StackError
 
 LOG4J2 = """status = warn
 appender.console.type = Console
@@ -78,7 +80,7 @@ def start(settings: Settings, proc: Managed, libs: Path) -> int:
                                                  "-c", str(props), "--standalone"])
         done = subprocess.run(fmt, capture_output=True, text=True)
         if done.returncode != 0:
-            raise RuntimeError(f"formatting Kafka storage failed:\n{done.stdout}{done.stderr}")
+            raise StackError(f"formatting Kafka storage failed:\n{done.stdout}{done.stderr}")
     return proc.start(_java(settings, libs, proc, base, ["kafka.Kafka", str(props)]), os.environ, cwd=base)
 
 
@@ -104,7 +106,7 @@ def create_topics(settings: Settings) -> list[str]:
     """The CDC topics (compacted: replay needs each row's latest change) and the dead-letter topic."""
     wanted = [
         NewTopic(topic, settings.topic_partitions, 1, topic_configs={"cleanup.policy": "compact"})
-        for topic in settings.topics()
+        for topic in topics(settings)
     ]
     wanted.append(NewTopic(settings.deadletter_topic, 1, 1))
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
@@ -112,10 +114,8 @@ def create_topics(settings: Settings) -> list[str]:
         existing = set(admin.list_topics())
         missing = [t for t in wanted if t.name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process was quicker
                 admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
         return [t.name for t in missing]
     finally:
         admin.close()

@@ -6,8 +6,8 @@ import shutil
 from dataclasses import dataclass
 
 from runsearch.settings import Settings
-from stack import artifacts, kafka, opensearch
-from stack.processes import Managed, StackError, wait_until
+from runsearch.stack import artifacts, kafka, opensearch
+from runsearch.stack.processes import Managed, StackError, wait_until
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ import urllib.request
 from pathlib import Path
 
 from runsearch.settings import Settings
-from stack import account
-from stack.processes import Managed
+from runsearch.stack import account
+from runsearch.stack.processes import Managed, StackError
 
 
 def java_home(settings: Settings) -> Path:
@@ -21,7 +21,7 @@ def java_home(settings: Settings) -> Path:
         return Path(os.environ["JAVA_HOME"])
     java = shutil.which("java")
     if java is None:
-        raise RuntimeError("no Java found: install a JDK 17+ or set RUNSEARCH_JAVA_HOME")
+        raise StackError("no Java found: install a JDK 17+ or set RUNSEARCH_JAVA_HOME")
     return Path(java).resolve().parents[1]
 
 
@@ -78,7 +78,8 @@ def start(settings: Settings, proc: Managed, home: Path) -> int:
 
 def healthy(settings: Settings) -> bool:
     try:
-        with urllib.request.urlopen(f"{settings.opensearch_url}/_cluster/health?wait_for_status=yellow&timeout=1s", timeout=3) as r:
+        url = f"{settings.opensearch_url}/_cluster/health?wait_for_status=yellow&timeout=1s"
+        with urllib.request.urlopen(url, timeout=3) as r:
             return r.status == 200
     except OSError:
         return False

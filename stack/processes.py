@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -9,6 +10,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from runsearch.errors import RunsearchError
 
 
 @dataclass(frozen=True)
@@ -92,10 +95,8 @@ def _running(pid: int) -> bool:
         return False
     if state != "Z":
         return True
-    try:
+    with contextlib.suppress(ChildProcessError):  # not our child: nothing to reap
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
     return False
 
 
@@ -111,5 +112,5 @@ def wait_until(check, timeout: float, proc: Managed) -> None:
     raise StackError(f"{proc.name} did not answer within {timeout:.0f}s. Last lines of {proc.log_file}:\n{proc.log_tail()}")
 
 
-class StackError(RuntimeError):
+class StackError(RunsearchError):
     pass

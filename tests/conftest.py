@@ -17,9 +17,9 @@ from collections.abc import Iterator
 import pytest
 
 from runsearch.settings import Settings
-from stack import kafka as kafka_node
-from stack import opensearch as opensearch_node
-from stack.launcher import Stack
+from runsearch.stack import kafka as kafka_node
+from runsearch.stack import opensearch as opensearch_node
+from runsearch.stack.launcher import Stack
 
 TEST_PORTS = {"RUNSEARCH_OPENSEARCH_URL": "http://127.0.0.1:19200", "RUNSEARCH_KAFKA_BOOTSTRAP": "127.0.0.1:19092"}
 

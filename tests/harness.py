@@ -14,15 +14,15 @@ from pathlib import Path
 import httpx
 from opensearchpy import NotFoundError, TransportError, helpers
 
-from demo.dataset import RowChange
-from demo.events import Encoder
-from indexer import store
-from indexer.offsets import committed_offsets, end_offsets
-from mappings import Names
-from demo.publish import publish
-from indexer.consumer import Indexer
+from runsearch.demo.dataset import RowChange
+from runsearch.demo.events import Encoder
+from runsearch.demo.publish import publish
+from runsearch.indexer import store
+from runsearch.indexer.consumer import Indexer
+from runsearch.indexer.offsets import committed_offsets, end_offsets
+from runsearch.mappings import Names
 from runsearch.settings import Settings
-from stack import kafka as kafka_node
+from runsearch.stack import kafka as kafka_node
 
 
 def produce(settings: Settings, changes: Iterable[RowChange], encoder: Encoder | None = None) -> int:
@@ -38,6 +38,11 @@ def drain(indexer: Indexer, timeout: float = 120.0) -> None:
         if indexer.caught_up():
             return
     raise AssertionError("indexer did not catch up in time")
+
+
+def refresh(settings: Settings) -> None:
+    """Make every acknowledged write of these settings' indices visible to searches."""
+    store.client(settings.opensearch_url).indices.refresh(index=f"{settings.index_prefix}-*")
 
 
 def process_env(settings: Settings, **extra: str) -> dict[str, str]:

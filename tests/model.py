@@ -59,7 +59,7 @@ def responses(rows: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, dict[str,
     """run id -> the WorkflowRun the endpoint returns for it: the run row as the platform renders it (the
     rendering is the indexer's own, `indexer.rows`; what this checks is which row version and title end up
     served), with the title of its workflow."""
-    from indexer.rows import WorkflowRunRow
+    from runsearch.indexer.rows import WorkflowRunRow
 
     rows = list(rows)
     titles = {row["workflow_id"]: row.get("title") for table, row in rows if table == "workflows"}

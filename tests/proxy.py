@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -44,20 +45,16 @@ class Proxy:
             pass
         finally:
             for s in (source, sink):
-                try:
+                with contextlib.suppress(OSError):  # already closed
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def cut(self) -> None:
         """Refuse new connections and drop the open ones."""
         self.up.clear()
         with self.lock:
             for s in self.connections:
-                try:
+                with contextlib.suppress(OSError):  # already closed
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
             self.connections.clear()
 
     def restore(self) -> None:

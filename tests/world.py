@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from demo.dataset import History, api_key
+from runsearch.demo.dataset import History, api_key
 
 BASE = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z in microseconds
 ORG_A, ORG_B = "o_alpha", "o_beta"

@@ -1,0 +1,49 @@
+"""What the pipeline needs of a document store, and what flows through it. Neither OpenSearch nor Prometheus is
+imported here: the pipeline runs against OpenSearch (`store.OpenSearchStore`) or memory (`memory_store`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from runsearch.indexer.decode import Change
+    from runsearch.indexer.pipeline import Outcome
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """A document as read, with the version a conditional write must name."""
+
+    source: dict[str, Any]
+    seq_no: int
+    primary_term: int
+
+
+Writes = dict[str, tuple[dict[str, Any], Versioned | None]]  # id -> (new source, the version it replaces)
+
+
+class Applier(Protocol):
+    """What the Kafka shell applies batches with (`writer.Writer`: every generation written)."""
+
+    def prepare(self) -> None:
+        """Make sure there is somewhere to write, before the first batch."""
+        ...
+
+    def apply(self, changes: list[Change]) -> Outcome: ...
+
+
+class Store(Protocol):
+    def mget(self, index: str, ids: Iterable[str]) -> dict[str, Versioned]:
+        """The documents that exist among `ids`, as acknowledged writes left them (refreshed or not)."""
+        ...
+
+    def write(self, index: str, docs: Writes) -> set[str]:
+        """Write each document only if it is still the version read (or still absent); returns the ids
+        that lost a race (409), for the caller to read again and merge anew."""
+        ...
+
+    def matching(self, index: str, query: dict[str, Any]) -> tuple[int, Iterator[str]]:
+        """How many documents match `query` once every acknowledged write is visible, and their ids, read lazily."""
+        ...

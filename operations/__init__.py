@@ -1,0 +1,20 @@
+"""The operators' protocols on index generations and dead letters: reindex, verify, rollback, cleanup, status,
+dead letters. Plain functions and classes over settings, which the CLI renders and tests call step by step.
+
+The guarantees (the README's operator section says what proves each):
+
+- A swap serves data at least as fresh as the generation it replaces: the new generation is registered (the
+  live indexer writes it from its next batch on) before the end offsets the rebuild catches up to are read,
+  so every change is in it either from the rebuild or from the live indexer.
+- A rollback target is current: a generation keeps its write aliases after a swap, until cleanup, so the live
+  indexer keeps it up to date; rollback refuses a generation that is not kept current.
+- Operations are safe to combine: a rebuild holds a lease (`lease`); a second `reindex` and any `cleanup`
+  refuse while it is held; cleanup removes the rebuild consumer groups of what it deletes, so a generation
+  number used again starts from the beginning; writes name aliases only, so nothing re-creates an index.
+"""
+
+from runsearch.errors import RunsearchError
+
+
+class Refused(RunsearchError):
+    """An operation that would break a guarantee; the message says why and what to do."""

@@ -1,0 +1,122 @@
+"""Rebuilding a generation beside the live one: plan it, register it (so the live indexer keeps it current), replay
+the topics into it, verify it, serve it. Each step is a method, so tests can act between them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from opensearchpy import OpenSearch
+
+from runsearch.indexer import generations, offsets, store
+from runsearch.indexer.consumer import Indexer
+from runsearch.mappings import Names
+from runsearch.operations import Refused, lease, verification
+from runsearch.settings import Settings
+
+Progress = Callable[[str, int, int], None]  # phase, done, total
+
+
+def context(settings: Settings) -> tuple[OpenSearch, Names]:
+    return store.client(settings.opensearch_url, timeout=120), Names(settings.index_prefix)
+
+
+def delete_groups(settings: Settings, groups: list[str]) -> list[str]:
+    """Delete consumer groups; one still in use is a refusal (its consumer leaves 10 s after its process ends)."""
+    try:
+        return offsets.delete_groups(settings, groups)
+    except offsets.GroupInUse as err:
+        raise Refused(f"{err}; a consumer leaves its group 10 s after its process ends: try again then") from None
+
+
+@dataclass(frozen=True)
+class Plan:
+    generation: int
+    resumed: bool  # it exists and is not served yet: the rebuild continues it
+    serving: int | None
+
+
+def plan(settings: Settings) -> Plan:
+    """The generation a rebuild would build: the newest one if nothing serves it yet, else a new one."""
+    os, names = context(settings)
+    found = generations.survey(os, names)
+    serving = generations.serving(os, names)
+    newest = max(found, default=0)
+    if newest and newest != serving and (serving is None or newest > serving) and found[newest].compatible:
+        return Plan(newest, True, serving)
+    return Plan(newest + 1, False, serving)
+
+
+class Reindex:
+    """One rebuild, step by step: `prepare`, `build`, `verify`, `swap`, `finish` (and `close` whatever happens)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.os, self.names = context(settings)
+        self.plan = plan(settings)
+        self.holder: lease.Holder | None = None
+        self.indexer: Indexer | None = None
+
+    def prepare(self) -> Plan:
+        """Take the lease, create the generation (or resume it) and register it, so that the live indexer writes
+        it from its next batch on."""
+        self.holder = lease.Holder(self.os, self.names, self.plan.generation, self.settings.lease_seconds)
+        if plan(self.settings) != self.plan:  # another rebuild ended between planning and taking the lease
+            raise Refused("the generations changed while this rebuild started: run `runsearch reindex` again")
+        number = self.plan.generation
+        if not self.plan.resumed:  # a group of that number left by an earlier generation would skip the start
+            delete_groups(self.settings, [offsets.rebuild_group(self.settings, number)])
+        generations.create(self.os, self.names, number)
+        generations.register(self.os, self.names, number)
+        self.indexer = Indexer(self.settings, rebuild=self.names.generation(number))
+        return self.plan
+
+    def build(self, progress: Progress) -> None:
+        """Replay every topic into the generation, up to the end offsets read now (after it was registered: every
+        later change reaches it through the live indexer)."""
+        indexer = self._indexer()
+        ends = offsets.end_offsets(self.settings)
+        consumer = indexer.consumer
+        while not indexer.stopping.is_set():
+            assigned = consumer.assignment()
+            done = {tp: consumer.position(tp) if tp in assigned else 0 for tp in ends}
+            for topic in sorted({tp.topic for tp in ends}):
+                parts = [tp for tp in ends if tp.topic == topic]
+                progress(topic, sum(min(done[tp], ends[tp]) for tp in parts), sum(ends[tp] for tp in parts))
+            if len(assigned) == len(ends) and all(done[tp] >= end for tp, end in ends.items()):
+                return
+            indexer.run_once()
+        raise Refused("the rebuild was stopped; run `runsearch reindex` again to resume it")
+
+    def verify(self, sample: int | None, progress: Progress) -> verification.Report:
+        """Compare the generation with the topics up to where the rebuild stands."""
+        consumer = self._indexer().consumer
+        cut = {tp: consumer.position(tp) for tp in consumer.assignment()}
+        index = self.names.index("runs", self.plan.generation)
+        return verification.verify(self.settings, self.os, index, cut, sample, progress)
+
+    def swap(self) -> None:
+        """Serve the generation (read aliases moved in one atomic update); the previous one stays written."""
+        if self.holder is not None:
+            self.holder.check()
+        generations.serve(self.os, self.names, self.plan.generation)
+
+    def finish(self) -> None:
+        """After the swap: the rebuild's consumer group is not needed any more."""
+        self.close()
+        delete_groups(self.settings, [offsets.rebuild_group(self.settings, self.plan.generation)])
+
+    def close(self) -> None:
+        if self.indexer is not None:
+            self.indexer.close()
+            self.indexer = None
+        if self.holder is not None:
+            self.holder.release()
+            self.holder = None
+
+    def _indexer(self) -> Indexer:
+        if self.indexer is None:
+            raise RuntimeError("prepare() first")
+        return self.indexer
+
+

@@ -1,0 +1,3 @@
+from runsearch.cli import main
+
+main()

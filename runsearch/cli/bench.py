@@ -1,0 +1,65 @@
+"""`runsearch bench ...`: runsearch against the platform's SQL on PostgreSQL, on servers of their own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from runsearch import logs
+from runsearch.cli.render import console
+from runsearch.cli.service import StackDir, settings_with
+
+app = typer.Typer(no_args_is_help=True, help="Benchmarks on servers of their own (they print figures).")
+
+
+@app.command("run")
+def bench_run(
+    runs: int = typer.Option(1_000_000, help="Runs in the generated dataset (50,000 for a quick try)"),
+    indexers: int = typer.Option(2, help="Indexer processes that index the backlog"),
+    requests: int = typer.Option(200, help="Requests per query class and endpoint"),
+    clients: int = typer.Option(16, help="Concurrent clients of the load test"),
+    load_seconds: float = typer.Option(30.0, help="Duration of the load test"),
+    fresh_rate: int = typer.Option(1_000, help="Background change events per second during the freshness test"),
+    fresh_seconds: float = typer.Option(60.0, help="Duration of the freshness test"),
+    out: Path = typer.Option(Path("bench-results.json"), help="Where the results go (JSON)"),
+) -> None:
+    """runsearch against the platform's SQL on PostgreSQL, on one generated dataset: prints the tables."""
+    from runsearch.bench import report
+    from runsearch.bench.suite import Bench, Options
+
+    bench = Bench(Options(runs=runs, indexers=indexers, requests=requests, clients=clients, load_seconds=load_seconds,
+                          fresh_rate=fresh_rate, fresh_seconds=fresh_seconds), lambda line: console.log(line))
+    try:
+        results = bench.run()
+    finally:
+        bench.stop()
+    out.write_text(json.dumps(results, indent=1))
+    table = Table(*report.HEADER, title=f"{results['dataset']['runs']:,} runs")
+    for row in report.rows(results):
+        table.add_row(*row)
+    console.print(table)
+    checks = Table("target", "measured", "met", title="targets")
+    for target, measured, met in report.targets(results):
+        checks.add_row(target, measured, "[green]yes" if met else "[red]no")
+    console.print(checks)
+    console.print(f"results: {out}\n\nREADME table:\n")
+    console.print(report.markdown(results), soft_wrap=True, highlight=False, markup=False)
+    if results["disagreements"]:
+        console.print(f"[red]runsearch and the baseline disagree on: {', '.join(results['disagreements'])}")
+        raise typer.Exit(1)
+
+
+@app.command("baseline", hidden=True)
+def bench_baseline(port: int = typer.Option(...), dsn: str = typer.Option(...), stack_dir: StackDir = None) -> None:
+    """Serve the platform's SQL answer of GET /v1/agents/runs (started by `bench run`)."""
+    import uvicorn
+
+    from runsearch.bench.baseline import create_baseline_app
+
+    logs.setup()
+    settings = settings_with(stack_dir)
+    uvicorn.run(create_baseline_app(dsn, settings.jwt_secret), host=settings.bind_host, port=port, access_log=False,
+                log_config=None)

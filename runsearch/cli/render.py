@@ -1,0 +1,43 @@
+"""What every part of the CLI draws with: the console, progress bars, verification reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskID, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from runsearch.operations.verification import Report
+
+console = Console()
+
+
+class PerSecond(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed or 0:>8,.0f} /s")
+
+
+@contextmanager
+def bars() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress callback (phase, done, total) drawing one bar per phase."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), PerSecond(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def show(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = progress.add_task(phase, total=total)
+            progress.update(tasks[phase], completed=done, total=total)
+
+        yield show
+
+
+def verification(report: Report) -> None:
+    for line in report.differences[:50]:
+        console.print(f"[red]{line}", highlight=False)
+    console.print(f"{report.compared:,} runs compared after {report.replayed:,} events replayed: "
+                  f"{len(report.differences):,} differences, {len(report.moved_on):,} still changing (not compared)")

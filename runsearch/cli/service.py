@@ -1,0 +1,89 @@
+"""Commands that run runsearch: the indexer, the API, and the whole local service with demo data."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from runsearch import logs
+from runsearch.cli.render import console
+from runsearch.settings import Settings, get_settings
+from runsearch.stack.service import Service
+
+app = typer.Typer()
+
+StackDir = Annotated[Path | None, typer.Option(help="State folder (overrides RUNSEARCH_STACK_DIR)")]
+
+
+def settings_with(stack_dir: Path | None) -> Settings:
+    settings = get_settings()
+    return settings.model_copy(update={"stack_dir": stack_dir}) if stack_dir else settings
+
+
+@app.command()
+def indexer(stack_dir: StackDir = None) -> None:
+    """Run the live indexer: Kafka change events -> OpenSearch, until SIGTERM."""
+    from runsearch.indexer.consumer import main
+
+    logs.setup()
+    main(settings_with(stack_dir))
+
+
+@app.command()
+def api(stack_dir: StackDir = None) -> None:
+    """Serve GET /v1/agents/runs (and /healthz, /readyz, /metrics)."""
+    import uvicorn
+
+    from runsearch.api.app import create_app
+
+    logs.setup()
+    settings = settings_with(stack_dir)
+    uvicorn.run(create_app(settings), host=settings.bind_host, port=settings.api_port, access_log=False,
+                log_config=None)
+
+
+def _service_up(settings: Settings) -> Service:
+    from runsearch.demo.publish import examples
+
+    service = Service(settings)
+    try:
+        with console.status("starting OpenSearch, Kafka, the indexer and the API; indexing demo data"):
+            key = service.up()
+    except BaseException:
+        service.down()
+        raise
+    console.print("[green]runsearch is up.[/] Try:")
+    for line in examples(settings, key):
+        console.print(line, soft_wrap=True, highlight=False)
+    return service
+
+
+@app.command()
+def up() -> None:
+    """Start the stack, the indexer and the API in the background, with demo data."""
+    _service_up(get_settings())
+
+
+@app.command()
+def down() -> None:
+    """Stop everything `up` or `run` started."""
+    stopped = Service(get_settings()).down()
+    console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+@app.command()
+def run() -> None:
+    """`up`, then stay in the foreground until Ctrl-C, then stop everything."""
+    service = _service_up(get_settings())
+    console.print("Ctrl-C stops everything.")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a TERM stops everything too, like Ctrl-C
+    try:
+        service.wait()
+        console.print("[red]the indexer or the API stopped; see the logs in " + str(service.settings.stack_dir))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print(f"stopped: {', '.join(service.down())}")

@@ -1,0 +1,233 @@
+"""Index generations against real Kafka and OpenSearch: a swap never serves older data, a rollback never revives
+a revoked key, operations are safe to combine, verification runs in bounded memory. The live indexer runs
+throughout (a thread); the operator protocols run as the CLI does (subprocess) or step by step."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+from opensearchpy import helpers
+
+from runsearch.api.app import create_app
+from runsearch.demo.dataset import History, final_rows, generate
+from runsearch.indexer import generations, offsets, store
+from runsearch.indexer.consumer import Indexer
+from runsearch.mappings import Names
+from runsearch.operations import lease, maintenance, reindex
+from runsearch.settings import Settings
+from tests.harness import committed_up_to, documents, process_env, produce
+from tests.model import assert_documents_match, expected
+
+pytestmark = pytest.mark.integration
+
+
+def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "runsearch.cli", *args], env=process_env(settings, COLUMNS="200"),
+                          capture_output=True, text=True, timeout=300)
+
+
+def quiet(phase: str, done: int, total: int) -> None:
+    pass
+
+
+@contextmanager
+def live_indexer(settings: Settings) -> Iterator[Indexer]:
+    """The live indexer running beside the test, as in production."""
+    indexer = Indexer(settings)
+    thread = threading.Thread(target=indexer.run)
+    thread.start()
+    try:
+        yield indexer
+    finally:
+        indexer.stop()
+        thread.join()
+
+
+def applied(settings: Settings) -> None:
+    """Until the live indexer has committed everything published so far, and searches see it (a refresh: the
+    API finds keys with a search, visible one refresh interval after the write)."""
+    ends, deadline = offsets.end_offsets(settings), time.monotonic() + 120
+    while not committed_up_to(settings, ends):
+        assert time.monotonic() < deadline, "the live indexer did not catch up"
+        time.sleep(0.2)
+    store.client(settings.opensearch_url).indices.refresh(index=f"{settings.index_prefix}-*")
+
+
+def served(settings: Settings) -> int | None:
+    return generations.serving(store.client(settings.opensearch_url), Names(settings.index_prefix))
+
+
+def converged(settings: Settings, history: History) -> None:
+    assert_documents_match(documents(settings, Names(settings.index_prefix).read_alias("runs")),
+                           expected(final_rows(history.changes)))
+
+
+def token(tid: str, org: str, key: str, valid: bool = True) -> dict:
+    return {"id": tid, "organization_id": org, "token_type": "api", "token": key, "valid": valid}
+
+
+def test_a_swap_serves_data_at_least_as_fresh_as_the_generation_it_replaces(settings: Settings) -> None:
+    """Runs created and a key revoked after the rebuild read its end offsets are served right at the swap: the
+    live indexer wrote them to the new generation too."""
+    history = generate(runs=600, organizations=2, seed=31, secret=settings.jwt_secret)
+    org = sorted(history.api_keys)[0]
+    key = history.api_keys[org]
+    doomed = jwt.encode({"sub": org, "k": "doomed"}, settings.jwt_secret, algorithm="HS256")
+    history.add("organization_auth_tokens", "c", token("t_doomed", org, doomed))
+    produce(settings, history.changes)
+    api = settings.model_copy(update={"auth_cache_seconds": 0})
+    with live_indexer(settings), TestClient(create_app(api)) as client:
+        applied(settings)
+        rebuild = reindex.Reindex(settings)
+        try:
+            assert rebuild.prepare().generation == 2
+            rebuild.build(quiet)
+            first = len(history.changes)  # what happens now is beyond the rebuild's own replay
+            for n in range(5):
+                history.add("workflow_runs", "c", {"workflow_run_id": f"wr_late_{n}", "workflow_id": "w",
+                                                   "workflow_permanent_id": "wp", "organization_id": org,
+                                                   "status": "queued", "created_at": 2**62, "modified_at": 0})
+            history.add("organization_auth_tokens", "u", token("t_doomed", org, doomed, valid=False))
+            produce(settings, history.changes[first:])
+            applied(settings)
+            report = rebuild.verify(None, quiet)
+            assert report.differences == [], report.differences
+            rebuild.swap()
+            assert served(settings) == 2
+            newest = [run["workflow_run_id"] for run in client.get("/v1/agents/runs", headers={"x-api-key": key}).json()]
+            assert newest[:5] == [f"wr_late_{n}" for n in range(4, -1, -1)]
+            assert client.get("/v1/agents/runs", headers={"x-api-key": doomed}).status_code == 403
+            rebuild.finish()
+        finally:
+            rebuild.close()
+    converged(settings, history)
+
+
+def test_a_rollback_serves_a_current_generation_and_never_revives_a_revoked_key(settings: Settings) -> None:
+    history = generate(runs=300, organizations=2, seed=33, secret=settings.jwt_secret)
+    org = sorted(history.api_keys)[0]
+    revoked, deleted = (jwt.encode({"sub": org, "k": k}, settings.jwt_secret, algorithm="HS256") for k in ("r", "d"))
+    history.add("organization_auth_tokens", "c", token("t_revoked", org, revoked))
+    history.add("organization_auth_tokens", "c", token("t_deleted", org, deleted))
+    produce(settings, history.changes)
+    api = settings.model_copy(update={"auth_cache_seconds": 0})
+    with live_indexer(settings), TestClient(create_app(api)) as client:
+        applied(settings)
+        rebuilt = cli(settings, "reindex")
+        assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+        assert served(settings) == 2
+        first = len(history.changes)
+        history.add("organization_auth_tokens", "u", token("t_revoked", org, revoked, valid=False))
+        history.add("organization_auth_tokens", "d", {"id": "t_deleted"})
+        history.add("workflow_runs", "c", {"workflow_run_id": "wr_after_swap", "workflow_id": "w", "workflow_permanent_id": "wp",
+                                           "organization_id": org, "status": "running", "created_at": 2**62, "modified_at": 0})
+        produce(settings, history.changes[first:])
+        applied(settings)
+        back = cli(settings, "rollback")
+        assert back.returncode == 0 and "generation 1 is served instead of 2" in back.stdout, back.stdout + back.stderr
+        assert served(settings) == 1
+        for key in (revoked, deleted):
+            assert client.get("/v1/agents/runs", headers={"x-api-key": key}).status_code == 403
+        runs = client.get("/v1/agents/runs", headers={"x-api-key": history.api_keys[org]}).json()
+        assert runs[0]["workflow_run_id"] == "wr_after_swap"
+        checked = cli(settings, "verify")
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    converged(settings, history)
+
+
+def test_operations_are_safe_to_combine(settings: Settings) -> None:
+    """A rebuild killed halfway holds its lease until it expires: a second reindex and cleanup refuse meanwhile,
+    status shows it; then reindex resumes it. Cleanup deletes a dead rebuild's generation and its consumer
+    group, so the next rebuild of that number starts from the beginning (and verifies); nothing writes a deleted
+    generation back into existence."""
+    history = generate(runs=1500, organizations=2, seed=32, secret=settings.jwt_secret)
+    produce(settings, history.changes)
+    short = settings.model_copy(update={"lease_seconds": 15.0})
+    client, names = store.client(settings.opensearch_url), Names(settings.index_prefix)
+    with live_indexer(settings):
+        applied(settings)
+        assert "build generation 2" in cli(short, "reindex", "--dry-run").stdout
+        assert list(generations.survey(client, names)) == [1]  # a dry run changes nothing
+
+        kill_halfway(short, 2)
+        assert cli(short, "reindex", "--dry-run").stdout.startswith("resume generation 2")
+        second = cli(short, "reindex")
+        assert second.returncode == 1 and "a rebuild holds the lease: generation 2" in second.stdout, second.stdout
+        assert "a rebuild is in progress" in cli(short, "cleanup", "--yes").stdout
+        shown = json.loads(cli(short, "status", "--json").stdout)
+        assert shown["lease"]["generation"] == 2 and shown["rebuild_lag"] > 0
+        assert [g["number"] for g in shown["generations"]] == [1, 2] and shown["generations"][1]["written"]
+        lease_expired(settings)
+        resumed = cli(short, "reindex")
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert "resume generation 2" in resumed.stdout and served(settings) == 2
+
+        kill_halfway(short, 3)
+        group = offsets.rebuild_group(settings, 3)
+        assert sum(offsets.committed_offsets(settings, group).values()) > 0
+        lease_expired(settings)
+        cleaned = cli(short, "cleanup", "--yes")
+        assert cleaned.returncode == 0 and "deleted generations 1, 3" in cleaned.stdout, cleaned.stdout + cleaned.stderr
+        assert group in cleaned.stdout and sum(offsets.committed_offsets(settings, group).values()) == 0
+        first = len(history.changes)
+        workflow = next(c.row["workflow_id"] for c in history.changes if c.table == "workflows")
+        history.add("workflows", "u", {"workflow_id": workflow, "title": "After cleanup"})
+        produce(settings, history.changes[first:])
+        applied(settings)
+        assert not client.indices.exists(index=names.index("runs", 3))  # the live indexer did not re-create it
+        rebuilt = cli(short, "reindex")  # generation 3 again, from the beginning: it verifies
+        assert rebuilt.returncode == 0 and "build generation 3" in rebuilt.stdout, rebuilt.stdout + rebuilt.stderr
+    converged(settings, history)
+
+
+def lease_expired(settings: Settings) -> None:
+    """Until the lease of a dead rebuild has expired."""
+    deadline = time.monotonic() + 60
+    while lease.current(store.client(settings.opensearch_url), Names(settings.index_prefix)) is not None:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+
+
+def kill_halfway(settings: Settings, generation: int) -> None:
+    """Start `reindex` and kill -9 it once its rebuild has committed some batches (of 500 events)."""
+    proc = subprocess.Popen([sys.executable, "-m", "runsearch.cli", "reindex"],
+                            env=process_env(settings, COLUMNS="200", RUNSEARCH_BATCH_SIZE="500"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    group, deadline = offsets.rebuild_group(settings, generation), time.monotonic() + 120
+    while time.monotonic() < deadline and sum(offsets.committed_offsets(settings, group).values()) < 2_000:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def test_verification_keeps_what_its_sample_needs_and_finds_what_differs(settings: Settings) -> None:
+    history = generate(runs=600, organizations=2, seed=34, secret=settings.jwt_secret)
+    produce(settings, history.changes)
+    client, names = store.client(settings.opensearch_url), Names(settings.index_prefix)
+    with live_indexer(settings):
+        applied(settings)
+        report = maintenance.verify_serving(settings, 20, quiet)
+        assert report.differences == [] and 20 <= report.compared <= 40 and report.documents <= 40
+        full = maintenance.verify_serving(settings, None, quiet)
+        assert full.differences == [] and full.documents == len(expected(final_rows(history.changes)))
+        index = names.index("runs", 1)
+        victim = sorted(expected(final_rows(history.changes)))[7]
+        client.update(index=index, id=victim, body={"doc": {"status": "exploded"}}, refresh=True)
+        caught = cli(settings, "verify", "--full")
+        assert caught.returncode == 1 and f"{victim}: differs in status" in caught.stdout
+        helpers.bulk(client, ({"_op_type": "update", "_index": index, "_id": rid, "doc": {"status": "exploded"}}
+                              for rid in documents(settings, index)), refresh=True)
+        sampled = maintenance.verify_serving(settings, 20, quiet)
+        assert len(sampled.differences) >= 20 and all("differs in status" in d for d in sampled.differences)
+        client.index(index=index, id="wr_bogus", body={"workflow_run_id": "wr_bogus", "listed": True}, refresh=True)
+        assert "wr_bogus: in the index, not in the topics" in maintenance.verify_serving(settings, None, quiet).differences

@@ -1,0 +1,134 @@
+"""Through real Kafka into real OpenSearch: convergence under reordering, crashes, restarts and outages."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from opensearchpy import NotFoundError
+from prometheus_client import REGISTRY
+
+from runsearch.demo.dataset import final_rows, generate
+from runsearch.demo.events import Encoder
+from runsearch.indexer import store
+from runsearch.indexer.consumer import Indexer
+from runsearch.indexer.offsets import committed_offsets, end_offsets
+from runsearch.mappings import Names
+from runsearch.operations.verification import verify
+from runsearch.settings import Settings
+from tests.harness import documents, drain, indexer_process, produce, wait_for_documents
+from tests.model import assert_documents_match, expected
+
+pytestmark = pytest.mark.integration
+
+
+def assert_converged(settings: Settings, model: dict[str, dict]) -> None:
+    assert_documents_match(documents(settings, Names(settings.index_prefix).read_alias("runs")), model)
+
+
+def test_shuffled_duplicated_history_converges(settings: Settings) -> None:
+    history = generate(runs=400, organizations=3, seed=11)
+    rng = random.Random(3)
+    changes = list(history.changes)
+    changes += rng.sample(changes, len(changes) // 5)  # redeliveries, also of older versions after newer ones
+    rng.shuffle(changes)
+    produce(settings, changes, Encoder(schemas=True))
+    indexer = Indexer(settings)
+    drain(indexer)
+    indexer.close()
+    assert_converged(settings, expected(final_rows(history.changes)))
+
+
+def test_opensearch_unreachable_for_a_while_loses_nothing(settings: Settings) -> None:
+    from tests.proxy import Proxy
+
+    target = urlparse(settings.opensearch_url)
+    proxy = Proxy(target.hostname, target.port)
+    history = generate(runs=300, organizations=2, seed=8)
+    produce(settings, history.changes)
+    indexer = Indexer(settings.model_copy(update={"opensearch_url": f"http://127.0.0.1:{proxy.port}",
+                                                  "retry_max_seconds": 1.0, "batch_size": 200}))
+    indexer.run_once()  # some batches land
+    proxy.cut()
+    timer = threading.Timer(4.0, proxy.restore)
+    timer.start()
+    retries_before = REGISTRY.get_sample_value("runsearch_indexer_retries_total")
+    drain(indexer)  # waits and retries while cut, then catches up
+    timer.join()
+    indexer.close()
+    proxy.close()
+    assert REGISTRY.get_sample_value("runsearch_indexer_retries_total") > retries_before
+    assert_converged(settings, expected(final_rows(history.changes)))
+
+
+def _start_indexer(settings: Settings, log: Path) -> subprocess.Popen:
+    """A real indexer process; returns once it has written its first documents."""
+    log.touch()
+    proc = indexer_process(settings, log, RUNSEARCH_BATCH_SIZE="300")
+    wait_for_documents(settings, 1, [proc], log)
+    return proc
+
+
+def test_kill_9_mid_stream_then_restart_converges(settings: Settings, tmp_path: Path) -> None:
+    history = generate(runs=1500, organizations=3, seed=9)
+    produce(settings, history.changes)
+    for delay in (1.0, 2.5):
+        proc = _start_indexer(settings, tmp_path / "indexer.log")
+        time.sleep(delay)
+        proc.kill()  # SIGKILL: no chance to finish or commit the batch in hand
+        proc.wait()
+    indexer = Indexer(settings)
+    drain(indexer)
+    indexer.close()
+    assert_converged(settings, expected(final_rows(history.changes)))
+
+
+def test_sigterm_finishes_and_commits_the_batch_in_hand(settings: Settings, tmp_path: Path) -> None:
+    """SIGTERM in the middle of ingest: the process exits 0 with what it applied committed, and exactly that: the
+    index equals the topics replayed up to the committed offsets (nothing committed unapplied), and holds nothing
+    beyond them (no batch half-applied and left uncommitted)."""
+    history = generate(runs=3000, organizations=2, seed=10)
+    produce(settings, history.changes)
+    proc = _start_indexer(settings, tmp_path / "indexer.log")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    assert "indexer stopped" in (tmp_path / "indexer.log").read_text()
+    committed = committed_offsets(settings, settings.consumer_group)
+    assert 0 < sum(committed.values()) < sum(end_offsets(settings).values())  # stopped mid-ingest, work kept
+    os = store.client(settings.opensearch_url)
+    report = verify(settings, os, Names(settings.index_prefix).read_alias("runs"), committed, None, lambda *_: None)
+    assert report.compared > 0 and report.differences == [] and report.moved_on == []
+
+
+def test_two_indexers_in_one_group_converge(settings: Settings) -> None:
+    """Two processes' worth of indexers (threads here) share the partitions and race on shared documents."""
+    history = generate(runs=800, organizations=2, seed=12)
+    changes = list(history.changes)
+    random.Random(4).shuffle(changes)
+    produce(settings, changes)
+    indexers = [Indexer(settings.model_copy(update={"batch_size": 150})) for _ in range(2)]
+    threads = [threading.Thread(target=i.run) for i in indexers]
+    for t in threads:
+        t.start()
+    model = expected(final_rows(history.changes))
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            try:
+                assert_converged(settings, model)
+                break
+            except (AssertionError, NotFoundError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+    finally:
+        for i in indexers:
+            i.stop()
+        for t in threads:
+            t.join()

@@ -1,0 +1,75 @@
+"""API keys: the JWT check and the cache of confirmed keys (a revoked key stops working within its time). The same
+against real servers: tests/integration/test_tenancy.py."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from runsearch.api import auth
+from runsearch.api.auth import Authenticator, InvalidCredentials, claimed_organization
+from runsearch.demo.dataset import api_key
+from runsearch.digest import sha256
+
+SECRET = "a-secret-of-sufficient-length-for-hs256-0001"
+
+
+class FakeSearch:
+    """Answers the key query from a set of (digest, organization) that are active."""
+
+    def __init__(self, active: set[tuple[str, str]]) -> None:
+        self.active, self.searches = active, 0
+
+    async def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.searches += 1
+        terms = {k: v for clause in body["query"]["bool"]["filter"] for k, v in clause["term"].items()}
+        found = (terms["token_sha256"], terms["organization_id"]) in self.active
+        return {"hits": {"total": {"value": int(found)}}}
+
+
+def check(authenticator: Authenticator, key: str | None) -> str:
+    return asyncio.run(authenticator.organization(key))
+
+
+def test_a_key_is_valid_only_if_signed_by_the_secret_with_a_string_subject() -> None:
+    assert claimed_organization(api_key("o_1", SECRET), SECRET) == "o_1"
+    for bad in (None, "", "not-a-jwt", api_key("o_1", SECRET + "-other")):
+        with pytest.raises(InvalidCredentials):
+            claimed_organization(bad, SECRET)
+
+
+def test_a_confirmed_key_is_cached_for_its_time_and_checked_again_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = api_key("o_1", SECRET)
+    search = FakeSearch({(sha256(key), "o_1")})
+    clock = [100.0]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    authenticator = Authenticator(search, "keys", SECRET, ttl_seconds=30)  # type: ignore[arg-type]
+    assert check(authenticator, key) == "o_1" and check(authenticator, key) == "o_1" and search.searches == 1
+    search.active.clear()  # revoked
+    clock[0] += 29.9
+    assert check(authenticator, key) == "o_1"  # still within its time
+    clock[0] += 0.2
+    with pytest.raises(InvalidCredentials):
+        check(authenticator, key)
+    assert search.searches == 2
+
+
+def test_a_key_of_one_organization_never_passes_for_another_and_unknown_keys_are_never_cached() -> None:
+    key = api_key("o_1", SECRET)
+    search = FakeSearch({(sha256(key), "o_2")})  # the row belongs to another organization
+    authenticator = Authenticator(search, "keys", SECRET, ttl_seconds=30)  # type: ignore[arg-type]
+    for _ in range(2):
+        with pytest.raises(InvalidCredentials):
+            check(authenticator, key)
+    assert search.searches == 2
+
+
+def test_the_cache_holds_a_bounded_number_of_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "CACHE_ENTRIES", 3)
+    keys = [api_key(f"o_{n}", SECRET) for n in range(5)]
+    authenticator = Authenticator(FakeSearch({(sha256(k), f"o_{n}") for n, k in enumerate(keys)}), "keys", SECRET, 30)  # type: ignore[arg-type]
+    for key in keys:
+        check(authenticator, key)
+    assert list(authenticator._cache) == [sha256(k) for k in keys[2:]]

@@ -1,0 +1,38 @@
+"""The benchmark's report: its tables and its verdict on each target, from the results of a run (the committed
+1,000,000-run results, and one changed to miss targets)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from runsearch.bench import report
+
+RESULTS: dict[str, Any] = json.loads((Path(__file__).parents[3] / "bench" / "results-1m.json").read_text())
+
+
+def test_a_row_per_class_with_the_ratio_to_the_baseline() -> None:
+    rows = report.rows(RESULTS)
+    assert len(rows) == len(RESULTS["classes"]) and all(len(row) == len(report.HEADER) for row in rows)
+    first = RESULTS["classes"][0]
+    assert rows[0][0] == first["name"]
+    assert rows[0][-1] == f"{first['baseline_ms']['p50'] / first['runsearch_ms']['p50']:.1f}×"
+
+
+def test_targets_are_judged_from_the_figures() -> None:
+    verdicts = {target: met for target, _, met in report.targets(RESULTS)}
+    assert verdicts["API p99 ≤ 50 ms, every class"] and verdicts["both endpoints agree"]
+    assert not verdicts["ingest ≥ 50% of the bulk ceiling"]  # 15 % in that run
+    worse = copy.deepcopy(RESULTS)
+    worse["classes"][0]["runsearch_ms"]["p99"] = 51.0
+    worse["disagreements"] = ["status"]
+    verdicts = {target: met for target, _, met in report.targets(worse)}
+    assert not verdicts["API p99 ≤ 50 ms, every class"] and not verdicts["both endpoints agree"]
+
+
+def test_the_markdown_holds_both_tables() -> None:
+    text = report.markdown(RESULTS)
+    assert text.count("\n| target | measured | met |") == 1
+    assert len(text.splitlines()) == 2 + len(RESULTS["classes"]) + 1 + 2 + len(report.targets(RESULTS))
