@@ -9,12 +9,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import TransportError
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runsearch import clients
 from runsearch.api import docs
 from runsearch.api.auth import Authenticator, InvalidCredentials
 from runsearch.api.limits import RequestLimits
@@ -22,7 +22,7 @@ from runsearch.api.query import PageTooDeep, translate
 from runsearch.contract import WorkflowRun
 from runsearch.errors import RunsearchError
 from runsearch.mappings import Names
-from runsearch.settings import Settings, get_settings
+from runsearch.settings import DEVELOPMENT_JWT_SECRET, Settings, get_settings
 
 log = logging.getLogger("runsearch.api")
 
@@ -65,16 +65,26 @@ class AccessLog:
                                                   "ms": round(elapsed * 1000, 2)}})
 
 
+class DevelopmentSecret(RunsearchError):
+    """The API would accept keys signed with the secret everyone can read in the source."""
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    if settings.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET and settings.bind_host not in LOOPBACK:
+        raise DevelopmentSecret(f"the API binds to {settings.bind_host} with the development JWT secret: set "
+                                "RUNSEARCH_JWT_SECRET to the platform's (it signs the API keys)")
     names = Names(settings.index_prefix)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        os = AsyncOpenSearch(hosts=[settings.opensearch_url], timeout=settings.search_timeout_seconds,
-                             max_retries=0, pool_maxsize=32)
+        os = clients.async_opensearch(settings, settings.search_timeout_seconds)
         app.state.os = os
-        app.state.auth = Authenticator(os, names.read_alias("keys"), settings.jwt_secret, settings.auth_cache_seconds)
+        app.state.auth = Authenticator(os, names.read_alias("keys"), settings.jwt_secret.get_secret_value(),
+                                       settings.auth_cache_seconds)
         yield
         await os.close()
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import httpx
 from kafka import KafkaProducer
 
+from runsearch import clients
 from runsearch.bench.latency import PATH, percentiles
 from runsearch.bench.snapshot import Snapshot
 from runsearch.demo.dataset import STATUSES, RowChange
@@ -36,7 +37,7 @@ class _Stream:
         self.lsn = itertools.count(snapshot.last_lsn + 1)
         self.runs = list(snapshot.rows["workflow_runs"])
         self.params = list(snapshot.rows["workflow_run_parameters"])
-        self.producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5, acks="all")
+        self.producer = KafkaProducer(**clients.kafka(settings), linger_ms=5, acks="all")
         self.sent = 0
 
     def send(self, change: RowChange) -> None:

@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 import psycopg
 
+from runsearch import clients
 from runsearch.bench import BenchError, classes, freshness, ingest, latency, load
 from runsearch.bench.postgres import Postgres
 from runsearch.bench.snapshot import Snapshot
 from runsearch.demo.dataset import api_key, organization_ids, stream
-from runsearch.indexer import store
 from runsearch.indexer.offsets import end_offsets
 from runsearch.mappings import Names
 from runsearch.settings import Settings
@@ -79,10 +79,10 @@ class Bench:
         self.indexers = ingest.indexers(self.settings, options.indexers)
         self.api = Managed("api", self.settings.stack_dir)
         self.baseline = Managed("baseline", self.settings.stack_dir)
-        self.os = store.client(self.settings.opensearch_url, timeout=120)
+        self.os = clients.opensearch(self.settings, timeout=120)
         orgs = organization_ids(options.organizations)
         self.big, self.small = orgs[0], orgs[len(orgs) // 2]
-        self.keys = {org: api_key(org, self.settings.jwt_secret) for org in orgs}
+        self.keys = {org: api_key(org, self.settings.jwt_secret.get_secret_value()) for org in orgs}
 
     def _serve(self, proc: Managed, argv: list[str], port: int) -> None:
         # The stack dir in argv lets `stop` recognise the process as ours.
@@ -122,7 +122,7 @@ class Bench:
         # Millions of rows are kept: without this, Python's cycle collector walks them all again and again
         # (publishing 1,000,000 runs slowed from 7,000 to 1,600 events/s). They hold no cycles.
         gc.disable()
-        published = ingest.publish_all(s, snapshot.tee(stream(o.runs, o.organizations, o.seed, s.jwt_secret)))
+        published = ingest.publish_all(s, snapshot.tee(stream(o.runs, o.organizations, o.seed, s.jwt_secret.get_secret_value())))
         gc.freeze()
         gc.enable()
         in_topics = sum(end_offsets(s).values())

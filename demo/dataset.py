@@ -16,7 +16,7 @@ from typing import Any
 import jwt
 
 from runsearch.indexer.tables import TABLES
-from runsearch.settings import Settings
+from runsearch.settings import DEVELOPMENT_JWT_SECRET
 
 STATUSES = ["created", "queued", "running", "failed", "terminated", "canceled", "timed_out", "completed", "paused"]
 TRIGGERS = ["manual", "api", "scheduled", "webhook", None]
@@ -109,7 +109,7 @@ def _micros(base: int, offset_s: float) -> int:
     return base + int(offset_s * 1_000_000)
 
 
-def generate(runs: int = 2_000, organizations: int = 5, seed: int = 7, secret: str = Settings.model_fields["jwt_secret"].default,
+def generate(runs: int = 2_000, organizations: int = 5, seed: int = 7, secret: str = DEVELOPMENT_JWT_SECRET,
              big_share: float = 0.4) -> History:
     """The history of `stream` as a list, with a valid API key of every organization."""
     return History(list(stream(runs, organizations, seed, secret, big_share)),
@@ -234,7 +234,7 @@ def _blob(rng: random.Random, size: int) -> str:
     return " ".join(_text(rng, 8) for _ in range(size // 50 + 1))[:size]
 
 
-def churn(history: History, seed: int, secret: str = Settings.model_fields["jwt_secret"].default,
+def churn(history: History, seed: int, secret: str = DEVELOPMENT_JWT_SECRET,
           share: float = 0.05) -> History:
     """Append what production adds to a history: large (TOASTed) values and updates that leave them unchanged
     (Debezium then sends its placeholder), hard deletes of every kind of row and some re-creates, values the

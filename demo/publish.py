@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from runsearch import clients
 from runsearch.demo.dataset import RowChange
 from runsearch.demo.events import Encoder
 from runsearch.errors import RunsearchError
@@ -15,7 +16,7 @@ from runsearch.settings import Settings
 
 
 def topics_empty(settings: Settings) -> bool:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    consumer = KafkaConsumer(**clients.kafka(settings))
     try:
         topic = settings.topic("workflow_runs")
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
@@ -40,7 +41,7 @@ def publish(settings: Settings, changes: Iterable[RowChange], encoder: Encoder |
     the producer's sender thread abreast of a generator that holds the GIL: before both, 5.6 of 9.5 million messages
     of one benchmark run never reached the broker, and nothing said so.
     """
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=20, batch_size=256 * 1024,
+    producer = KafkaProducer(**clients.kafka(settings), linger_ms=20, batch_size=256 * 1024,
                              acks="all", compression_type=compression)
     failures: list[BaseException] = []
     sent = 0

@@ -26,6 +26,7 @@ from kafka.structs import OffsetAndMetadata
 from opensearchpy.exceptions import TransportError
 from prometheus_client import start_http_server
 
+from runsearch import clients
 from runsearch.errors import DataError
 from runsearch.indexer import deadletter, deadletter_topic, metrics, offsets, store
 from runsearch.indexer.decode import Change, decode
@@ -96,13 +97,13 @@ class Indexer:
         if producer is None:
             if rebuild is None:
                 deadletter_topic.ensure(settings)
-            producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5,
+            producer = KafkaProducer(**clients.kafka(settings), acks="all", linger_ms=5,
                                      max_request_size=settings.deadletter_max_bytes + 64 * 1024)
         self.producer = producer
         if consumer is None:
             group = offsets.rebuild_group(settings, rebuild.number) if rebuild else settings.consumer_group
             consumer = KafkaConsumer(
-                *self.tables, bootstrap_servers=settings.kafka_bootstrap, group_id=group,
+                *self.tables, **clients.kafka(settings), group_id=group,
                 enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.batch_size,
                 fetch_max_bytes=settings.batch_max_bytes, max_poll_interval_ms=settings.max_poll_interval_ms,
                 # A killed indexer's partitions move to the others after 10 s, not the client default's 45 s.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from runsearch import clients
 from runsearch.errors import RunsearchError
 from runsearch.settings import Settings
 
@@ -18,7 +19,7 @@ def ensure(settings: Settings) -> None:
     until an operator deletes it (dead letters are few, and each is a change the index lacks)."""
     name = settings.deadletter_topic
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = KafkaAdminClient(**clients.kafka(settings))
         try:
             if name not in admin.list_topics():
                 admin.create_topics({name: {"num_partitions": 1, "replication_factor": -1,

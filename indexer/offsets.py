@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+from runsearch import clients
 from runsearch.errors import RunsearchError
 from runsearch.indexer.tables import topics
 from runsearch.settings import Settings
@@ -13,7 +14,7 @@ Offsets = dict[TopicPartition, int]
 
 def end_offsets(settings: Settings) -> Offsets:
     """The end of every partition of the CDC topics, now."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    consumer = KafkaConsumer(**clients.kafka(settings))
     try:
         parts = [TopicPartition(t, p) for t in topics(settings) for p in consumer.partitions_for_topic(t) or ()]
         ends: Offsets = consumer.end_offsets(parts)
@@ -25,7 +26,7 @@ def end_offsets(settings: Settings) -> Offsets:
 def committed_offsets(settings: Settings, group: str) -> Offsets:
     """Where a consumer group stands on every partition (for the live indexer: what it has applied, give or take
     its batch in hand); 0 where it has committed nothing."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = KafkaConsumer(**clients.kafka(settings), group_id=group, enable_auto_commit=False)
     try:
         return {tp: consumer.committed(tp) or 0 for tp in end_offsets(settings)}
     finally:
@@ -49,7 +50,7 @@ def delete_groups(settings: Settings, groups: list[str]) -> list[str]:
     """Delete consumer groups (their committed offsets); returns those that existed."""
     if not groups:
         return []
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**clients.kafka(settings))
     try:
         results: dict[str, str] = admin.delete_groups(groups)
     finally:

@@ -31,10 +31,6 @@ class Refused(DataError):
     request may be): writing them again cannot succeed, so the events behind them become dead letters."""
 
 
-def client(url: str, timeout: float = 30.0) -> OpenSearch:
-    return OpenSearch(hosts=[url], timeout=timeout, max_retries=0, http_compress=False)
-
-
 def _chunks(items: list[str]) -> Iterator[list[str]]:
     for start in range(0, len(items), CHUNK):
         yield items[start:start + CHUNK]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from runsearch import clients
 from runsearch.errors import RunsearchError
 from runsearch.indexer import generations, store
 from runsearch.indexer.decode import Change
@@ -29,7 +30,7 @@ class Writer:
     def __init__(self, settings: Settings, only: Generation | None = None,
                  progress: Callable[[int, int], None] = _no_progress, between: Callable[[], None] = _nothing) -> None:
         self.settings, self.only, self.progress, self.between = settings, only, progress, between
-        self.os = store.client(settings.opensearch_url)
+        self.os = clients.opensearch(settings)
         self.names = Names(settings.index_prefix)
         self.targets = generations.Targets(self.os, self.names)
         self.backend = store.OpenSearchStore(self.os, settings.bulk_max_bytes)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from runsearch import clients
 from runsearch.errors import DataError
 from runsearch.indexer.deadletter import Letter
 from runsearch.indexer.decode import Change, decode
@@ -57,7 +58,7 @@ def _drain(consumer: KafkaConsumer, ends: dict[TopicPartition, int]) -> Iterator
 
 def entries(settings: Settings) -> Iterator[Entry]:
     """Every dead letter, oldest first per partition."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**clients.kafka(settings), enable_auto_commit=False)
     try:
         parts = [TopicPartition(settings.deadletter_topic, p)
                  for p in sorted(consumer.partitions_for_topic(settings.deadletter_topic) or ())]
@@ -77,7 +78,7 @@ def original(settings: Settings, entry: Entry) -> tuple[bytes | None, bytes | No
     if entry.letter.payload == "original":
         return entry.letter.key, entry.letter.value
     topic, partition, offset = entry.letter.origin
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**clients.kafka(settings), enable_auto_commit=False)
     try:
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])

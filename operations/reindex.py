@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from opensearchpy import OpenSearch
 
-from runsearch.indexer import generations, offsets, store
+from runsearch import clients
+from runsearch.indexer import generations, offsets
 from runsearch.indexer.consumer import Indexer
 from runsearch.mappings import Names
 from runsearch.operations import Refused, lease, verification
@@ -18,7 +19,7 @@ Progress = Callable[[str, int, int], None]  # phase, done, total
 
 
 def context(settings: Settings) -> tuple[OpenSearch, Names]:
-    return store.client(settings.opensearch_url, timeout=120), Names(settings.index_prefix)
+    return clients.opensearch(settings, timeout=120), Names(settings.index_prefix)
 
 
 def delete_groups(settings: Settings, groups: list[str]) -> list[str]:

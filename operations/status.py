@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
 
-from runsearch import mappings
+from runsearch import clients, mappings
 from runsearch.indexer import generations, offsets
 from runsearch.indexer.generations import Info
 from runsearch.operations import lease
@@ -41,7 +41,7 @@ def status(settings: Settings) -> Status:
 
 
 def _dead_letters(settings: Settings) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    consumer = KafkaConsumer(**clients.kafka(settings))
     try:
         topic = settings.deadletter_topic
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]

@@ -24,6 +24,7 @@ from kafka import KafkaConsumer
 from kafka.consumer.fetcher import ConsumerRecord
 from opensearchpy import OpenSearch, helpers
 
+from runsearch import clients
 from runsearch.indexer.consumer import decode_batch
 from runsearch.indexer.memory_store import MemoryStore
 from runsearch.indexer.offsets import Offsets, committed_offsets
@@ -102,7 +103,7 @@ class Replay:
         self.memory = MemoryStore()
         self.target = Names("verify").generation(0)
         self.pipeline = Pipeline(self.memory, self.target)
-        self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+        self.consumer = KafkaConsumer(**clients.kafka(settings), enable_auto_commit=False)
         self.tasks: set[str] = set()  # tasks that belonged to a run in scope
         self.started = False
 
@@ -159,7 +160,7 @@ def _sample_topics(settings: Settings, cut: Offsets, n: int, progress: Progress)
     topic = settings.topic("workflow_runs")
     parts = [tp for tp, end in cut.items() if tp.topic == topic and end > 0]
     rng, reservoir, seen = random.Random(), list[str](), 0
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**clients.kafka(settings), enable_auto_commit=False)
     try:
         consumer.assign(parts)
         consumer.seek_to_beginning()

@@ -10,9 +10,10 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,12 +24,31 @@ def _default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "runsearch"
 
 
+DEVELOPMENT_JWT_SECRET = "runsearch-local-development-secret-0001"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RUNSEARCH_", extra="ignore")
 
     # --- servers -----------------------------------------------------------------------
-    opensearch_url: str = Field("http://127.0.0.1:9200", description="OpenSearch HTTP endpoint (the stack binds its port)")
+    opensearch_url: str = Field(
+        "http://127.0.0.1:9200",
+        description="OpenSearch HTTP endpoint, or several comma-separated (the nodes of a cluster; the stack binds the first)",
+    )
+    opensearch_username: str | None = Field(None, description="OpenSearch user (basic auth), when the security plugin is on")
+    opensearch_password: SecretStr | None = Field(None, description="Password of `RUNSEARCH_OPENSEARCH_USERNAME`")
+    opensearch_ca_file: Path | None = Field(None, description="CA bundle that signs OpenSearch's HTTPS certificate")
+    opensearch_client_cert: Path | None = Field(None, description="Client certificate (PEM) to authenticate with instead")
+    opensearch_client_key: Path | None = Field(None, description="Key (PEM) of `RUNSEARCH_OPENSEARCH_CLIENT_CERT`")
+    opensearch_verify_certs: bool = Field(True, description="Check OpenSearch's certificate and host name (keep it on)")
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap server host:port (the stack binds its port)")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka's `security.protocol`")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="Kafka's `sasl.mechanism` with `SASL_SSL`")
+    kafka_username: str | None = Field(None, description="Kafka SASL user")
+    kafka_password: SecretStr | None = Field(None, description="Password of `RUNSEARCH_KAFKA_USERNAME`")
+    kafka_ca_file: Path | None = Field(None, description="CA bundle that signs the brokers' certificates (`SSL`, `SASL_SSL`)")
 
     # --- topics (Debezium) -------------------------------------------------------------
     topic_prefix: str = Field("skyvern", description="Debezium topic prefix: topics are `<prefix>.public.<table>`")
@@ -90,9 +110,9 @@ class Settings(BaseSettings):
     # --- api ---------------------------------------------------------------------------
     bind_host: str = Field("127.0.0.1", description="Address the API and the indexer's metrics bind")
     api_port: int = Field(8000, description="Port the API binds")
-    jwt_secret: str = Field(
-        "runsearch-local-development-secret-0001",
-        description="HS256 secret of the platform's API keys (set it in production)",
+    jwt_secret: SecretStr = Field(
+        SecretStr(DEVELOPMENT_JWT_SECRET),
+        description="HS256 secret of the platform's API keys (the API refuses the default unless it binds to loopback)",
     )
     auth_cache_seconds: float = Field(
         30.0, ge=0, le=60,
@@ -134,13 +154,22 @@ class Settings(BaseSettings):
         return self.topic_overrides.get(table) or f"{self.topic_prefix}.public.{table}"
 
     def environ(self) -> dict[str, str]:
-        """These settings as the `RUNSEARCH_*` variables that give them to a child process."""
-        values = self.model_dump(mode="json", exclude_none=True)
-        return {f"RUNSEARCH_{name.upper()}": v if isinstance(v, str) else json.dumps(v) for name, v in values.items()}
+        """These settings as the `RUNSEARCH_*` variables that give them to a child process (secrets included: the
+        only place they are revealed)."""
+        out = {}
+        for name, value in self.model_dump(mode="python", exclude_none=True).items():
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            out[f"RUNSEARCH_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value, default=str)
+        return out
+
+    @property
+    def opensearch_urls(self) -> list[str]:
+        return [url.strip() for url in self.opensearch_url.split(",") if url.strip()]
 
     @property
     def opensearch_port(self) -> int:
-        return urlparse(self.opensearch_url).port or 9200
+        return urlparse(self.opensearch_urls[0]).port or 9200
 
     @property
     def kafka_port(self) -> int:

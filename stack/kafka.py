@@ -13,6 +13,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from runsearch import clients
 from runsearch.indexer.tables import topics
 from runsearch.settings import Settings
 from runsearch.stack.opensearch import java_home
@@ -90,7 +91,7 @@ def _cluster_id() -> str:
 
 def healthy(settings: Settings) -> bool:
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=3000)
+        admin = KafkaAdminClient(**clients.kafka(settings), request_timeout_ms=3000)
     except KafkaError:
         return False
     try:
@@ -109,7 +110,7 @@ def create_topics(settings: Settings) -> list[str]:
         for topic in topics(settings)
     ]
     wanted.append(NewTopic(settings.deadletter_topic, 1, 1))
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**clients.kafka(settings))
     try:
         existing = set(admin.list_topics())
         missing = [t for t in wanted if t.name not in existing]

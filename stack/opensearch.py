@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import urllib.request
 from pathlib import Path
 
+from opensearchpy.exceptions import OpenSearchException
+
+from runsearch import clients
 from runsearch.settings import Settings
 from runsearch.stack import account
 from runsearch.stack.processes import Managed, StackError
@@ -78,16 +79,14 @@ def start(settings: Settings, proc: Managed, home: Path) -> int:
 
 def healthy(settings: Settings) -> bool:
     try:
-        url = f"{settings.opensearch_url}/_cluster/health?wait_for_status=yellow&timeout=1s"
-        with urllib.request.urlopen(url, timeout=3) as r:
-            return r.status == 200
-    except OSError:
+        clients.opensearch(settings, timeout=3).cluster.health(wait_for_status="yellow", timeout="1s")
+        return True
+    except (OpenSearchException, OSError):
         return False
 
 
 def version(settings: Settings) -> str | None:
     try:
-        with urllib.request.urlopen(settings.opensearch_url, timeout=3) as r:
-            return json.load(r)["version"]["number"]
-    except (OSError, ValueError, KeyError):
+        return str(clients.opensearch(settings, timeout=3).info()["version"]["number"])
+    except (OpenSearchException, OSError, KeyError):
         return None

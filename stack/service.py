@@ -35,7 +35,7 @@ class Service:
     def up(self) -> str:
         """Start everything, load the demo data once, wait until it is searchable; returns a demo API key."""
         self.stack.up()
-        history = generate(runs=DEMO_RUNS, secret=self.settings.jwt_secret)
+        history = generate(runs=DEMO_RUNS, secret=self.settings.jwt_secret.get_secret_value())
         if publish.topics_empty(self.settings):
             publish.publish(self.settings, history.changes)
         self._start(self.indexer, "indexer")

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 from opensearchpy import NotFoundError, TransportError, helpers
 
+from runsearch import clients
 from runsearch.demo.dataset import RowChange
 from runsearch.demo.events import Encoder
 from runsearch.demo.publish import publish
-from runsearch.indexer import store
 from runsearch.indexer.consumer import Indexer
 from runsearch.indexer.offsets import committed_offsets, end_offsets
 from runsearch.mappings import Names
@@ -42,7 +42,7 @@ def drain(indexer: Indexer, timeout: float = 120.0) -> None:
 
 def refresh(settings: Settings) -> None:
     """Make every acknowledged write of these settings' indices visible to searches."""
-    store.client(settings.opensearch_url).indices.refresh(index=f"{settings.index_prefix}-*")
+    clients.opensearch(settings).indices.refresh(index=f"{settings.index_prefix}-*")
 
 
 def process_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -52,7 +52,7 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 def documents(settings: Settings, index: str) -> dict[str, dict]:
     """Every document of an index (or alias) by id, after a refresh so that all acknowledged writes show."""
-    client = store.client(settings.opensearch_url)
+    client = clients.opensearch(settings)
     client.indices.refresh(index=index)
     return {h["_id"]: h["_source"] for h in helpers.scan(client, index=index, query={"query": {"match_all": {}}})}
 
@@ -60,7 +60,7 @@ def documents(settings: Settings, index: str) -> dict[str, dict]:
 def count(settings: Settings, index: str) -> int:
     """Documents in an index, 0 while it does not exist yet or its shard is still starting (503)."""
     try:
-        return store.client(settings.opensearch_url).count(index=index)["count"]
+        return clients.opensearch(settings).count(index=index)["count"]
     except NotFoundError:
         return 0
     except TransportError as err:

@@ -13,7 +13,9 @@ from runsearch.cli import bench, operator, service, stack
 from runsearch.cli.render import console
 from runsearch.errors import RunsearchError
 
-app = typer.Typer(no_args_is_help=True, help="runsearch: fast search for the platform's workflow runs.")
+# No local variables in tracebacks: they can hold keys, passwords and searched values.
+app = typer.Typer(no_args_is_help=True, help="runsearch: fast search for the platform's workflow runs.",
+                  pretty_exceptions_show_locals=False)
 app.add_typer(service.app)
 app.add_typer(stack.app, name="stack")
 app.add_typer(operator.app)

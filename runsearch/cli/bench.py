@@ -61,5 +61,5 @@ def bench_baseline(port: int = typer.Option(...), dsn: str = typer.Option(...), 
 
     logs.setup()
     settings = settings_with(stack_dir)
-    uvicorn.run(create_baseline_app(dsn, settings.jwt_secret), host=settings.bind_host, port=port, access_log=False,
-                log_config=None)
+    app = create_baseline_app(dsn, settings.jwt_secret.get_secret_value())
+    uvicorn.run(app, host=settings.bind_host, port=port, access_log=False, log_config=None)

@@ -42,8 +42,8 @@ class World:
 @pytest.fixture(scope="module")
 def world(servers: dict[str, str]) -> Iterator[World]:
     settings = isolated_settings(servers)
-    history, keys = build(settings.jwt_secret)
-    generated = generate(runs=300, organizations=3, seed=21, secret=settings.jwt_secret)
+    history, keys = build(settings.jwt_secret.get_secret_value())
+    generated = generate(runs=300, organizations=3, seed=21, secret=settings.jwt_secret.get_secret_value())
     keys.update({f"gen_{org}": key for org, key in generated.api_keys.items()})
     history.changes.extend(generated.changes)
     produce(settings, history.changes)

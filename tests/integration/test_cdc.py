@@ -30,6 +30,7 @@ from fastapi.testclient import TestClient
 from kafka import KafkaAdminClient, KafkaProducer
 from prometheus_client import REGISTRY
 
+from runsearch import clients
 from runsearch.api.app import create_app
 from runsearch.demo.dataset import INFINITY, MINUS_INFINITY, YEAR_20000, History, RowChange, api_key, churn, final_rows, generate
 from runsearch.demo.events import TOAST_BYTES, Encoder, envelope
@@ -91,8 +92,8 @@ def test_a_production_shaped_history_answers_exactly_as_the_platform(settings: S
     """Large values left out of updates, half of the deletes seen only as tombstones, hard-deleted and revoked
     keys, statuses the contract does not know, timestamps past Python's range: every run served as the platform
     renders its latest row, every filter answering as the model, every revoked or deleted key refused."""
-    history = churn(generate(runs=400, organizations=3, seed=41, secret=settings.jwt_secret), seed=42,
-                    secret=settings.jwt_secret)
+    history = churn(generate(runs=400, organizations=3, seed=41, secret=settings.jwt_secret.get_secret_value()), seed=42,
+                    secret=settings.jwt_secret.get_secret_value())
     encoder = Encoder(identity="full" if identity == "full" else "default", toast_bytes=TOAST_BYTES,
                       tombstone_only=lambda change: change.lsn % 2 == 0)
     _index(settings, history.changes, encoder)
@@ -125,7 +126,7 @@ def test_a_production_shaped_history_answers_exactly_as_the_platform(settings: S
 
 @pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
 def test_topics_compressed_with_any_codec_are_consumed(settings: Settings, codec: str) -> None:
-    history = generate(runs=40, organizations=1, seed=47, secret=settings.jwt_secret)
+    history = generate(runs=40, organizations=1, seed=47, secret=settings.jwt_secret.get_secret_value())
     kafka_node.create_topics(settings)
     publish(settings, history.changes, compression=codec)
     _index(settings, [])
@@ -146,7 +147,7 @@ def _message(table: str, row: dict, lsn: int, op: str = "c") -> tuple[bytes, byt
 def _send(settings: Settings, messages: list[tuple[str, bytes | None, bytes | None]]) -> None:
     """Raw messages, keyed, to the topics of their tables (which `produce` creates)."""
     produce(settings, [])
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, max_request_size=2_000_000)
+    producer = KafkaProducer(**clients.kafka(settings), max_request_size=2_000_000)
     for table, key, value in messages:
         producer.send(settings.topic(table), key=key, value=value)
     producer.flush()
@@ -157,7 +158,7 @@ def test_a_placeholder_with_no_known_value_is_indexed_without_it_until_a_complet
     """The first event seen for a run is an update whose large headers are the placeholder (its create was
     compacted away, or a rebuild has not reached it): the run is indexed from the other columns and counted; the
     older create, arriving later, completes it; a later complete event sets it as it is."""
-    key = api_key("o_0000", settings.jwt_secret)
+    key = api_key("o_0000", settings.jwt_secret.get_secret_value())
     produce(settings, [RowChange("organization_auth_tokens", "c", {"id": "k", "organization_id": "o_0000",
                                                                    "token_type": "api", "token": key, "valid": True}, 1)])
     headers = json.dumps({"X-Blob": "b" * 3_000})
@@ -188,8 +189,8 @@ def test_tombstones_delete_their_key_and_a_replay_keeps_what_was_re_created(sett
     parameter and an API key deleted by their tombstone alone. Then the whole topics replayed into the same
     index (a tombstone delivered again after its row's re-create): the re-created row stays."""
     h = History()
-    key = api_key("o_0000", settings.jwt_secret)
-    doomed_key = jwt.encode({"sub": "o_0000", "key": "doomed"}, settings.jwt_secret, algorithm="HS256")
+    key = api_key("o_0000", settings.jwt_secret.get_secret_value())
+    doomed_key = jwt.encode({"sub": "o_0000", "key": "doomed"}, settings.jwt_secret.get_secret_value(), algorithm="HS256")
     for tid, token in (("k", key), ("k_doomed", doomed_key)):
         h.add("organization_auth_tokens", "c", {"id": tid, "organization_id": "o_0000", "token_type": "api",
                                                 "token": token, "valid": True})
@@ -231,7 +232,7 @@ def test_out_of_range_values_are_served_or_dead_lettered_and_never_stop_the_inde
     """`infinity`, `-infinity` and year 20000 in every timestamp of a run are served as the nearest instant Python
     has and sorted as PostgreSQL sorts them; an LSN past a signed long and an integer past 64 bits are dead
     letters; the events after them apply."""
-    key = api_key("o_0000", settings.jwt_secret)
+    key = api_key("o_0000", settings.jwt_secret.get_secret_value())
     h = History()
     h.add("organization_auth_tokens", "c", {"id": "k", "organization_id": "o_0000", "token_type": "api", "token": key,
                                             "valid": True})
@@ -263,7 +264,7 @@ def test_an_event_that_fails_to_apply_is_a_dead_letter_and_is_reapplied_after_th
     """Any error while applying one event (here: a bug that fires for one run's document) makes that event a
     dead letter with its reason; every other event applies. After the fix, `runsearch deadletters reapply`
     applies them, and the index equals the model."""
-    history = generate(runs=80, organizations=2, seed=44, secret=settings.jwt_secret)
+    history = generate(runs=80, organizations=2, seed=44, secret=settings.jwt_secret.get_secret_value())
     cursed = "wr_000000007"
     finalize = document.finalize
 
@@ -311,7 +312,7 @@ def test_an_oversized_dead_letter_is_a_pointer_with_an_excerpt(settings: Setting
 def test_the_deadletter_topic_is_created_at_start_or_the_indexer_says_why(settings: Settings) -> None:
     fresh = settings.model_copy(update={"deadletter_topic": f"{settings.deadletter_topic}-created"})
     Indexer(fresh).close()
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**clients.kafka(settings))
     try:
         assert fresh.deadletter_topic in admin.list_topics()
     finally:
@@ -325,7 +326,7 @@ def test_a_backlog_of_large_runs_is_written_in_requests_opensearch_accepts(setti
     rewrites every one of these documents (about 400 KB each). The indexer's bulk budget is set above what the
     test OpenSearch accepts (16 MB), so real 413s happen: each is split, nothing is lost; and the indexer holds
     only about `RUNSEARCH_BATCH_MAX_BYTES` of documents at once, however many the rename touches."""
-    history = generate(runs=1_200, organizations=2, seed=45, secret=settings.jwt_secret)
+    history = generate(runs=1_200, organizations=2, seed=45, secret=settings.jwt_secret.get_secret_value())
     rng = random.Random(46)
     blobs: dict[str, str] = {}
     for change in history.changes:
@@ -413,7 +414,7 @@ def test_a_fan_out_over_thousands_of_runs_keeps_the_consumer_in_its_group(settin
     assert _metric("runsearch_indexer_fan_out_runs_total") - fanned >= 6_000
     docs = documents(settings, Names(settings.index_prefix).read_alias("runs"))
     assert {orjson.loads(d["run"])["workflow_title"] for d in docs.values()} == {"New title"}
-    key = api_key("o_0000", settings.jwt_secret)
+    key = api_key("o_0000", settings.jwt_secret.get_secret_value())
     _index(settings, [RowChange("organization_auth_tokens", "c", {"id": "k", "organization_id": "o_0000",
                                                                   "token_type": "api", "token": key, "valid": True}, 1)])
     with _api(settings) as client:

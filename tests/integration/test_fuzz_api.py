@@ -41,7 +41,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served(servers: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     settings = isolated_settings(servers)
-    history = generate(runs=200, organizations=2, seed=41, secret=settings.jwt_secret)
+    history = generate(runs=200, organizations=2, seed=41, secret=settings.jwt_secret.get_secret_value())
     produce(settings, history.changes)
     indexer = Indexer(settings)
     drain(indexer)

@@ -18,9 +18,10 @@ import pytest
 from fastapi.testclient import TestClient
 from opensearchpy import helpers
 
+from runsearch import clients
 from runsearch.api.app import create_app
 from runsearch.demo.dataset import History, final_rows, generate
-from runsearch.indexer import generations, offsets, store
+from runsearch.indexer import generations, offsets
 from runsearch.indexer.consumer import Indexer
 from runsearch.mappings import Names
 from runsearch.operations import lease, maintenance, reindex
@@ -60,11 +61,11 @@ def applied(settings: Settings) -> None:
     while not committed_up_to(settings, ends):
         assert time.monotonic() < deadline, "the live indexer did not catch up"
         time.sleep(0.2)
-    store.client(settings.opensearch_url).indices.refresh(index=f"{settings.index_prefix}-*")
+    clients.opensearch(settings).indices.refresh(index=f"{settings.index_prefix}-*")
 
 
 def served(settings: Settings) -> int | None:
-    return generations.serving(store.client(settings.opensearch_url), Names(settings.index_prefix))
+    return generations.serving(clients.opensearch(settings), Names(settings.index_prefix))
 
 
 def converged(settings: Settings, history: History) -> None:
@@ -79,10 +80,10 @@ def token(tid: str, org: str, key: str, valid: bool = True) -> dict:
 def test_a_swap_serves_data_at_least_as_fresh_as_the_generation_it_replaces(settings: Settings) -> None:
     """Runs created and a key revoked after the rebuild read its end offsets are served right at the swap: the
     live indexer wrote them to the new generation too."""
-    history = generate(runs=600, organizations=2, seed=31, secret=settings.jwt_secret)
+    history = generate(runs=600, organizations=2, seed=31, secret=settings.jwt_secret.get_secret_value())
     org = sorted(history.api_keys)[0]
     key = history.api_keys[org]
-    doomed = jwt.encode({"sub": org, "k": "doomed"}, settings.jwt_secret, algorithm="HS256")
+    doomed = jwt.encode({"sub": org, "k": "doomed"}, settings.jwt_secret.get_secret_value(), algorithm="HS256")
     history.add("organization_auth_tokens", "c", token("t_doomed", org, doomed))
     produce(settings, history.changes)
     api = settings.model_copy(update={"auth_cache_seconds": 0})
@@ -114,9 +115,10 @@ def test_a_swap_serves_data_at_least_as_fresh_as_the_generation_it_replaces(sett
 
 
 def test_a_rollback_serves_a_current_generation_and_never_revives_a_revoked_key(settings: Settings) -> None:
-    history = generate(runs=300, organizations=2, seed=33, secret=settings.jwt_secret)
+    history = generate(runs=300, organizations=2, seed=33, secret=settings.jwt_secret.get_secret_value())
     org = sorted(history.api_keys)[0]
-    revoked, deleted = (jwt.encode({"sub": org, "k": k}, settings.jwt_secret, algorithm="HS256") for k in ("r", "d"))
+    secret = settings.jwt_secret.get_secret_value()
+    revoked, deleted = (jwt.encode({"sub": org, "k": k}, secret, algorithm="HS256") for k in ("r", "d"))
     history.add("organization_auth_tokens", "c", token("t_revoked", org, revoked))
     history.add("organization_auth_tokens", "c", token("t_deleted", org, deleted))
     produce(settings, history.changes)
@@ -150,10 +152,10 @@ def test_operations_are_safe_to_combine(settings: Settings) -> None:
     status shows it; then reindex resumes it. Cleanup deletes a dead rebuild's generation and its consumer
     group, so the next rebuild of that number starts from the beginning (and verifies); nothing writes a deleted
     generation back into existence."""
-    history = generate(runs=1500, organizations=2, seed=32, secret=settings.jwt_secret)
+    history = generate(runs=1500, organizations=2, seed=32, secret=settings.jwt_secret.get_secret_value())
     produce(settings, history.changes)
     short = settings.model_copy(update={"lease_seconds": 15.0})
-    client, names = store.client(settings.opensearch_url), Names(settings.index_prefix)
+    client, names = clients.opensearch(settings), Names(settings.index_prefix)
     with live_indexer(settings):
         applied(settings)
         assert "build generation 2" in cli(short, "reindex", "--dry-run").stdout
@@ -193,7 +195,7 @@ def test_operations_are_safe_to_combine(settings: Settings) -> None:
 def lease_expired(settings: Settings) -> None:
     """Until the lease of a dead rebuild has expired."""
     deadline = time.monotonic() + 60
-    while lease.current(store.client(settings.opensearch_url), Names(settings.index_prefix)) is not None:
+    while lease.current(clients.opensearch(settings), Names(settings.index_prefix)) is not None:
         assert time.monotonic() < deadline
         time.sleep(0.5)
 
@@ -211,9 +213,9 @@ def kill_halfway(settings: Settings, generation: int) -> None:
 
 
 def test_verification_keeps_what_its_sample_needs_and_finds_what_differs(settings: Settings) -> None:
-    history = generate(runs=600, organizations=2, seed=34, secret=settings.jwt_secret)
+    history = generate(runs=600, organizations=2, seed=34, secret=settings.jwt_secret.get_secret_value())
     produce(settings, history.changes)
-    client, names = store.client(settings.opensearch_url), Names(settings.index_prefix)
+    client, names = clients.opensearch(settings), Names(settings.index_prefix)
     with live_indexer(settings):
         applied(settings)
         report = maintenance.verify_serving(settings, 20, quiet)

@@ -14,9 +14,9 @@ import pytest
 from opensearchpy import NotFoundError
 from prometheus_client import REGISTRY
 
+from runsearch import clients
 from runsearch.demo.dataset import final_rows, generate
 from runsearch.demo.events import Encoder
-from runsearch.indexer import store
 from runsearch.indexer.consumer import Indexer
 from runsearch.indexer.offsets import committed_offsets, end_offsets
 from runsearch.mappings import Names
@@ -101,7 +101,7 @@ def test_sigterm_finishes_and_commits_the_batch_in_hand(settings: Settings, tmp_
     assert "indexer stopped" in (tmp_path / "indexer.log").read_text()
     committed = committed_offsets(settings, settings.consumer_group)
     assert 0 < sum(committed.values()) < sum(end_offsets(settings).values())  # stopped mid-ingest, work kept
-    os = store.client(settings.opensearch_url)
+    os = clients.opensearch(settings)
     report = verify(settings, os, Names(settings.index_prefix).read_alias("runs"), committed, None, lambda *_: None)
     assert report.compared > 0 and report.differences == [] and report.moved_on == []
 

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from kafka import KafkaProducer
 from prometheus_client import REGISTRY
 
+from runsearch import clients
 from runsearch.api.app import create_app
 from runsearch.demo.dataset import RowChange, final_rows, generate
 from runsearch.demo.events import envelope
@@ -62,7 +63,7 @@ POISON = [
 def test_every_kind_of_poison_is_dead_lettered_with_its_reason_and_counted(settings: Settings) -> None:
     history = generate(runs=30, organizations=1, seed=5)
     produce(settings, history.changes[:40])
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    producer = KafkaProducer(**clients.kafka(settings))
     for table, key, value, _ in POISON:  # keyed: compacted topics refuse keyless messages
         producer.send(settings.topic(table), key=key, value=value)
     producer.flush()

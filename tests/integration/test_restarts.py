@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 def _ingest_with_a_restart(settings: Settings, stack: Stack, log: Path, restart) -> None:
     """Index a dataset with a real indexer process while `restart()` stops and restarts a server midway."""
-    history = generate(runs=2000, organizations=2, seed=51, secret=settings.jwt_secret)
+    history = generate(runs=2000, organizations=2, seed=51, secret=settings.jwt_secret.get_secret_value())
     produce(settings, history.changes)
     log.touch()
     indexer = indexer_process(settings, log, RUNSEARCH_BATCH_SIZE="500", RUNSEARCH_RETRY_MAX_SECONDS="2")
@@ -39,7 +39,7 @@ def _ingest_with_a_restart(settings: Settings, stack: Stack, log: Path, restart)
 
 def test_opensearch_restart_mid_ingest(settings: Settings, local_stack: Stack, tmp_path: Path) -> None:
     settings = settings.model_copy(update={"search_timeout_seconds": 1.0})
-    key = generate(runs=1, organizations=1, secret=settings.jwt_secret).api_keys["o_0000"]
+    key = generate(runs=1, organizations=1, secret=settings.jwt_secret.get_secret_value()).api_keys["o_0000"]
 
     def restart() -> None:
         with TestClient(create_app(settings)) as client:

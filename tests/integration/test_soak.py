@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
+from runsearch import clients
 from runsearch.bench import load
 from runsearch.bench.classes import QueryClass
 from runsearch.demo.dataset import History, RowChange, churn, final_rows, generate, stream
@@ -39,7 +40,7 @@ BACKLOG_RUNS = int(os.environ.get("RUNSEARCH_SOAK_BACKLOG_RUNS", "103000"))  # a
 
 def _published(settings: Settings, tmp_path: Path, runs: int, organizations: int, seed: int) -> tuple[History, Path]:
     """A generated history in the topics, and the log file for the indexer processes."""
-    history = generate(runs=runs, organizations=organizations, seed=seed, secret=settings.jwt_secret)
+    history = generate(runs=runs, organizations=organizations, seed=seed, secret=settings.jwt_secret.get_secret_value())
     produce(settings, history.changes)
     log = tmp_path / "indexer.log"
     log.touch()
@@ -78,10 +79,10 @@ def test_a_production_shaped_stream_with_poison_and_kills_loses_nothing(settings
     """Placeholders, tombstone-only deletes, hard-deleted keys, unknown values, out-of-range timestamps, poison
     messages mixed in, and the indexer killed at random moments: the index equals the model, every poison message
     is one dead letter."""
-    history = churn(generate(runs=20_000, organizations=5, seed=66, secret=settings.jwt_secret), seed=67,
-                    secret=settings.jwt_secret)
+    history = churn(generate(runs=20_000, organizations=5, seed=66, secret=settings.jwt_secret.get_secret_value()), seed=67,
+                    secret=settings.jwt_secret.get_secret_value())
     encoder = Encoder(toast_bytes=TOAST_BYTES, tombstone_only=lambda change: change.lsn % 2 == 0)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    producer = KafkaProducer(**clients.kafka(settings))
     poison = [b"{not json", b'{"op": "c", "after": {}, "source": {"lsn": 1}}',
               b'{"op": "c", "after": {"workflow_run_id": "wr_x"}, "source": {"lsn": 9223372036854775808}}']
     step = len(history.changes) // len(poison)
@@ -141,7 +142,7 @@ def _rss_mib(pid: int) -> float:
 
 
 def test_indexer_memory_stays_bounded_draining_a_million_events(settings: Settings, tmp_path: Path) -> None:
-    events = produce(settings, stream(BACKLOG_RUNS, 50, 65, settings.jwt_secret))
+    events = produce(settings, stream(BACKLOG_RUNS, 50, 65, settings.jwt_secret.get_secret_value()))
     log = tmp_path / "indexer.log"
     log.touch()
     proc = indexer_process(settings, log)

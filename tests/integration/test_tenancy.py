@@ -127,7 +127,7 @@ FILTERS = st.fixed_dictionaries({}, optional={
                                                                        HealthCheck.too_slow])
 @given(data=st.data())
 def test_a_key_sees_its_own_organizations_runs_only(tenants: Tenants, data: st.DataObject) -> None:
-    history, keys, secrets = data.draw(organizations(tenants.settings.jwt_secret))
+    history, keys, secrets = data.draw(organizations(tenants.settings.jwt_secret.get_secret_value()))
     tenants.secrets += secrets
     tenants.publish(history.changes)
     model = expected(final_rows(history.changes))
@@ -144,7 +144,7 @@ def test_a_key_sees_its_own_organizations_runs_only(tenants: Tenants, data: st.D
 @pytest.mark.parametrize("how", ["revoked", "deleted"])
 def test_a_revoked_or_deleted_key_stops_working_within_the_cache_time(tenants: Tenants, how: str) -> None:
     org = f"org_{uuid.uuid4().hex[:8]}"
-    key = api_key(org, tenants.settings.jwt_secret)
+    key = api_key(org, tenants.settings.jwt_secret.get_secret_value())
     tenants.secrets.append(key)
     token = {"id": f"tok_{org}", "organization_id": org, "token_type": "api", "token": key, "valid": True,
              "deleted_at": None}
@@ -165,7 +165,8 @@ def test_no_key_header_value_or_parameter_value_reaches_a_log(tenants: Tenants) 
     """Every line the indexer and the API logged at DEBUG (in this module so far, and for data of its own here:
     indexed, searched for, a bad event dead-lettered, a bad key refused) holds none of the secrets."""
     org = f"org_{uuid.uuid4().hex[:8]}"
-    key, header, value = api_key(org, tenants.settings.jwt_secret), f"hdr-{uuid.uuid4().hex}", f"val-{uuid.uuid4().hex}"
+    key = api_key(org, tenants.settings.jwt_secret.get_secret_value())
+    header, value = f"hdr-{uuid.uuid4().hex}", f"val-{uuid.uuid4().hex}"
     history = History()
     history.add("organization_auth_tokens", "c", {"id": f"tok_{org}", "organization_id": org, "token_type": "api",
                                                   "token": key, "valid": True})

@@ -1,0 +1,50 @@
+"""Every connection to OpenSearch and Kafka is made here, from the settings: addresses, TLS and credentials.
+Certificate checks are on unless a setting turns them off; secrets are read here and nowhere else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opensearchpy import AsyncOpenSearch, OpenSearch
+
+from runsearch.settings import Settings
+
+
+def _opensearch_options(settings: Settings) -> dict[str, Any]:
+    options: dict[str, Any] = {"hosts": settings.opensearch_urls, "http_compress": False}
+    if settings.opensearch_username:
+        password = settings.opensearch_password.get_secret_value() if settings.opensearch_password else ""
+        options["http_auth"] = (settings.opensearch_username, password)
+    if any(url.startswith("https://") for url in settings.opensearch_urls):
+        options.update(use_ssl=True, verify_certs=settings.opensearch_verify_certs, ssl_show_warn=False,
+                       ssl_assert_hostname=settings.opensearch_verify_certs)
+        if settings.opensearch_ca_file:
+            options["ca_certs"] = str(settings.opensearch_ca_file)
+        if settings.opensearch_client_cert:
+            options["client_cert"] = str(settings.opensearch_client_cert)
+            options["client_key"] = str(settings.opensearch_client_key) if settings.opensearch_client_key else None
+    return options
+
+
+def opensearch(settings: Settings, timeout: float = 30.0) -> OpenSearch:
+    """A client of the cluster: a request that cannot reach one node is tried once on each of the others."""
+    return OpenSearch(**_opensearch_options(settings), timeout=timeout, max_retries=len(settings.opensearch_urls) - 1)
+
+
+def async_opensearch(settings: Settings, timeout: float, pool: int = 32) -> AsyncOpenSearch:
+    return AsyncOpenSearch(**_opensearch_options(settings), timeout=timeout, pool_maxsize=pool,
+                           max_retries=len(settings.opensearch_urls) - 1)
+
+
+def kafka(settings: Settings) -> dict[str, Any]:
+    """The connection options of every Kafka client (consumer, producer, admin)."""
+    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap,
+                               "security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_security_protocol != "PLAINTEXT":
+        options["ssl_check_hostname"] = True
+        if settings.kafka_ca_file:
+            options["ssl_cafile"] = str(settings.kafka_ca_file)
+    if settings.kafka_security_protocol == "SASL_SSL":
+        options.update(sasl_mechanism=settings.kafka_sasl_mechanism, sasl_plain_username=settings.kafka_username,
+                       sasl_plain_password=settings.kafka_password.get_secret_value() if settings.kafka_password else None)
+    return options

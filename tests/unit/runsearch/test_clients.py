@@ -1,0 +1,58 @@
+"""Connections from settings: TLS and credentials where set, certificate checks on by default; secrets shown
+nowhere but to the clients and child processes; the API refuses the development secret off loopback."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from runsearch import clients
+from runsearch.api.app import DevelopmentSecret, create_app
+from runsearch.settings import Settings
+
+SECRETS = {"opensearch_password": "os-pass-5ecret", "kafka_password": "kafka-pass-5ecret",
+           "jwt_secret": "jwt-5ecret-value-000000"}
+
+
+def test_secrets_never_show_in_reprs_dumps_or_logs(caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings(opensearch_username="runsearch", kafka_username="runsearch", **SECRETS)  # type: ignore[arg-type]
+    caplog.set_level(logging.INFO)
+    logging.getLogger("test").info("settings %s %r", settings, settings)
+    shown = [repr(settings), str(settings), settings.model_dump_json(), caplog.text]
+    for secret in SECRETS.values():
+        assert all(secret not in text for text in shown)
+    environ = settings.environ()  # a child process gets them
+    assert environ["RUNSEARCH_OPENSEARCH_PASSWORD"] == SECRETS["opensearch_password"]
+    assert environ["RUNSEARCH_JWT_SECRET"] == SECRETS["jwt_secret"]
+
+
+def test_opensearch_over_https_checks_certificates_and_authenticates() -> None:
+    settings = Settings(opensearch_url="https://a:9200, https://b:9200", opensearch_username="u",  # type: ignore[arg-type]
+                        opensearch_password="p", opensearch_ca_file="/ca.pem")
+    options = clients._opensearch_options(settings)
+    assert options["hosts"] == ["https://a:9200", "https://b:9200"] and options["http_auth"] == ("u", "p")
+    assert options["verify_certs"] and options["ssl_assert_hostname"] and options["ca_certs"] == "/ca.pem"
+    assert clients.opensearch(settings).transport.max_retries == 1  # the other node, when one cannot be reached
+    plain = clients._opensearch_options(Settings())
+    assert "http_auth" not in plain and "use_ssl" not in plain
+    certificate = clients._opensearch_options(Settings(opensearch_url="https://a:9200", opensearch_client_cert="/c.pem",  # type: ignore[arg-type]
+                                                       opensearch_client_key="/k.pem"))
+    assert (certificate["client_cert"], certificate["client_key"]) == ("/c.pem", "/k.pem")
+
+
+@pytest.mark.parametrize("protocol, mechanism", [("SASL_SSL", "SCRAM-SHA-512"), ("SASL_SSL", "PLAIN"), ("SSL", None)])
+def test_kafka_options_follow_the_security_protocol(protocol: str, mechanism: str | None) -> None:
+    settings = Settings(kafka_security_protocol=protocol, kafka_sasl_mechanism=mechanism or "PLAIN",  # type: ignore[arg-type]
+                        kafka_username="u", kafka_password="p", kafka_ca_file="/ca.pem")
+    options = clients.kafka(settings)
+    assert options["security_protocol"] == protocol and options["ssl_cafile"] == "/ca.pem" and options["ssl_check_hostname"]
+    assert options.get("sasl_mechanism") == mechanism and options.get("sasl_plain_password") == ("p" if mechanism else None)
+    assert clients.kafka(Settings()) == {"bootstrap_servers": "127.0.0.1:9092", "security_protocol": "PLAINTEXT"}
+
+
+def test_the_api_refuses_the_development_secret_off_loopback() -> None:
+    with pytest.raises(DevelopmentSecret, match="RUNSEARCH_JWT_SECRET"):
+        create_app(Settings(bind_host="0.0.0.0"))
+    create_app(Settings(bind_host="0.0.0.0", jwt_secret="the-platform-secret-0000000000"))  # type: ignore[arg-type]
+    create_app(Settings())  # loopback: the local stack's
