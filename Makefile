@@ -27,9 +27,10 @@ status: $(STAMP)
 	$(BIN)/runsearch stack status
 
 ## test: lint (ruff) and types (mypy, strict), then unit tests and integration tests against real OpenSearch and
-## Kafka (about ten minutes)
+## Kafka, then the tests marked `secure` against the secured stack (HTTPS and users, SASL_SSL) (about 13 minutes)
 test: lint
 	$(BIN)/pytest
+	RUNSEARCH_TEST_STACK=secure $(BIN)/pytest -m secure tests/integration
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -60,4 +61,4 @@ bench-quick:
 	$(MAKE) bench RUNS=50000
 
 clean: down
-	rm -rf .stack .stack-test .stack-bench
+	rm -rf .stack .stack-test .stack-secure-test .stack-bench

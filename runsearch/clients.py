@@ -16,8 +16,9 @@ def _opensearch_options(settings: Settings) -> dict[str, Any]:
         password = settings.opensearch_password.get_secret_value() if settings.opensearch_password else ""
         options["http_auth"] = (settings.opensearch_username, password)
     if any(url.startswith("https://") for url in settings.opensearch_urls):
-        options.update(use_ssl=True, verify_certs=settings.opensearch_verify_certs, ssl_show_warn=False,
-                       ssl_assert_hostname=settings.opensearch_verify_certs)
+        options.update(use_ssl=True, verify_certs=settings.opensearch_verify_certs, ssl_show_warn=False)
+        if not settings.opensearch_verify_certs:
+            options["ssl_assert_hostname"] = False  # urllib3 checks the host name unless told False (not True)
         if settings.opensearch_ca_file:
             options["ca_certs"] = str(settings.opensearch_ca_file)
         if settings.opensearch_client_cert:

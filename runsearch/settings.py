@@ -134,8 +134,9 @@ class Settings(BaseSettings):
         description="Download cache of the OpenSearch and Kafka distributions",
     )
     opensearch_version: str = Field(
-        "2.19.6",
-        description="OpenSearch version of the local stack (its `analysis-common` module is fetched alongside)",
+        "2.19.4",
+        description=("OpenSearch version of the local stack (its `analysis-common` module, and for `--secure` its security "
+                     "plugin, are fetched alongside; Maven Central has that plugin for 2.19.4, not 2.19.6)"),
     )
     kafka_version: str = Field("4.1.1", description="Kafka version of the local stack (4.x, KRaft)")
     java_home: Path | None = Field(None, description="JDK for both servers (default: JAVA_HOME, else the system Java 17)")
@@ -160,7 +161,8 @@ class Settings(BaseSettings):
         for name, value in self.model_dump(mode="python", exclude_none=True).items():
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
-            out[f"RUNSEARCH_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value, default=str)
+            out[f"RUNSEARCH_{name.upper()}"] = value if isinstance(value, str) else \
+                str(value) if isinstance(value, Path) else json.dumps(value)
         return out
 
     @property

@@ -14,6 +14,8 @@ OPENSEARCH_ARTIFACT = "org.opensearch.distribution.integ-test-zip:opensearch:{ve
 # The minimal distribution lacks the analysis module every full distribution ships (the runs index needs its
 # `ngram` tokenizer). Maven has its jar, not the module folder, so the folder's descriptor is written here.
 ANALYSIS_ARTIFACT = "org.opensearch.plugin:analysis-common:{version}"
+# The secured stack's plugin; its version is the server's plus a fourth number, and must match it exactly.
+SECURITY_ARTIFACT = "org.opensearch.plugin:opensearch-security:{version}.0:zip"
 ANALYSIS_DESCRIPTOR = """description=Adds "built in" analyzers to OpenSearch.
 version={version}
 name=analysis-common
@@ -87,6 +89,26 @@ def opensearch_home(cache_dir: Path, version: str) -> Path:
     home = _fill_once(cache_dir / f"opensearch-{version}", fill)
     _fill_once(home / "modules" / "analysis-common", lambda staging: _analysis_module(staging, version))
     return home
+
+
+def secured_opensearch_home(cache_dir: Path, version: str) -> Path:
+    """A copy of the distribution with the security plugin installed as `opensearch-plugin install` would: the
+    plugin under plugins/, its configuration under config/opensearch-security/."""
+    plain = opensearch_home(cache_dir, version)
+
+    def fill(staging: Path) -> None:
+        shutil.copytree(plain, staging, symlinks=True, dirs_exist_ok=True)
+        (staging / COMPLETE).unlink()
+        download = staging / ".download"
+        download.mkdir()
+        _copy_artifact(SECURITY_ARTIFACT.format(version=version), download)
+        plugin = staging / "plugins" / "opensearch-security"
+        with zipfile.ZipFile(next(download.glob("opensearch-security-*.zip"))) as zf:
+            zf.extractall(plugin)
+        shutil.rmtree(download)
+        (plugin / "config").rename(staging / "config" / "opensearch-security")
+
+    return _fill_once(cache_dir / f"opensearch-{version}-security", fill)
 
 
 def _copy_artifact(coordinates: str, staging: Path) -> None:

@@ -1,4 +1,5 @@
-"""A single-node Kafka in KRaft mode (combined broker and controller) on loopback."""
+"""A single-node Kafka in KRaft mode (combined broker and controller) on loopback; its client listener is
+SASL_SSL when given the stack's security material."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from runsearch import clients
 from runsearch.indexer.tables import topics
 from runsearch.settings import Settings
+from runsearch.stack import security
 from runsearch.stack.opensearch import java_home
 from runsearch.stack.processes import Managed, StackError
 
@@ -29,18 +31,20 @@ rootLogger.appenderRef.stdout.ref = STDOUT
 """
 
 
-def _properties(settings: Settings, data: Path) -> str:
+def _properties(settings: Settings, data: Path, secured: security.Material | None) -> str:
     port = settings.kafka_port
     cport = port + 1
+    listener = "SASL_SSL" if secured else "PLAINTEXT"
     return "\n".join([
         "process.roles=broker,controller",
         "node.id=1",
         f"controller.quorum.bootstrap.servers=127.0.0.1:{cport}",
-        f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
-        f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+        f"listeners={listener}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+        f"advertised.listeners={listener}://127.0.0.1:{port}",
         "controller.listener.names=CONTROLLER",
-        "inter.broker.listener.name=PLAINTEXT",
-        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        f"inter.broker.listener.name={listener}",
+        f"listener.security.protocol.map=CONTROLLER:PLAINTEXT,{listener}:{listener}",
+        *(security.kafka_properties(secured) if secured else []),
         f"log.dirs={data}",
         "num.partitions=1",
         "offsets.topic.replication.factor=1",
@@ -67,18 +71,20 @@ def _java(settings: Settings, libs: Path, proc: Managed, config_dir: Path, main:
     ]
 
 
-def start(settings: Settings, proc: Managed, libs: Path) -> int:
+def start(settings: Settings, proc: Managed, libs: Path, secured: security.Material | None) -> int:
     base = proc.state_dir.resolve() / "kafka"
     data = base / "data"
     base.mkdir(parents=True, exist_ok=True)
     props = base / "server.properties"
-    props.write_text(_properties(settings, data))
+    props.write_text(_properties(settings, data, secured))
+    props.chmod(0o600)  # it holds the SASL passwords of a secured stack
     (base / "log4j2.properties").write_text(LOG4J2)
     if not (data / "meta.properties").exists():
         fmt = _java(settings, libs, proc, base, ["kafka.tools.StorageTool", "format",
                                                  # `=`: a random id may start with "-", which would read as an option
                                                  f"--cluster-id={_cluster_id()}",
-                                                 "-c", str(props), "--standalone"])
+                                                 "-c", str(props), "--standalone",
+                                                 *(security.kafka_scram_users(secured) if secured else [])])
         done = subprocess.run(fmt, capture_output=True, text=True)
         if done.returncode != 0:
             raise StackError(f"formatting Kafka storage failed:\n{done.stdout}{done.stderr}")

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from pathlib import Path
 
 from runsearch.settings import Settings
-from runsearch.stack import artifacts, kafka, opensearch
+from runsearch.stack import artifacts, kafka, opensearch, security
 from runsearch.stack.processes import Managed, StackError, wait_until
 
 
-@dataclass(frozen=True)
 class Stack:
-    settings: Settings
+    """The stack of one stack folder. A folder whose stack was first started secured (`secure=True`) stays
+    secured: OpenSearch over HTTPS with users and client certificates, Kafka over SASL_SSL; `settings` then
+    carry the credentials every client of it needs."""
+
+    def __init__(self, settings: Settings, secure: bool = False) -> None:
+        self.secured: security.Material | None = None
+        if secure and not security.is_secured(settings.stack_dir) and (settings.stack_dir / "kafka").exists():
+            raise StackError(f"{settings.stack_dir} holds an unsecured stack's data; stop it and remove the folder "
+                             "(`make clean`), or choose another RUNSEARCH_STACK_DIR")
+        if secure or security.is_secured(settings.stack_dir):
+            self.secured = security.ensure(settings.stack_dir)
+            settings = security.client_settings(settings, self.secured)
+        self.settings = settings
 
     @property
     def opensearch(self) -> Managed:
@@ -24,20 +35,25 @@ class Stack:
 
     def fetch(self) -> None:
         s = self.settings
-        artifacts.opensearch_home(s.cache_dir, s.opensearch_version)
+        self._opensearch_home()
         artifacts.kafka_libs(s.cache_dir, s.kafka_version)
+
+    def _opensearch_home(self) -> Path:
+        s = self.settings
+        fetch = artifacts.secured_opensearch_home if self.secured else artifacts.opensearch_home
+        return fetch(s.cache_dir, s.opensearch_version)
 
     def up(self) -> None:
         """Start whatever is not running yet and wait until both servers answer."""
         s = self.settings
-        home = artifacts.opensearch_home(s.cache_dir, s.opensearch_version)
+        home = self._opensearch_home()
         libs = artifacts.kafka_libs(s.cache_dir, s.kafka_version)
         if not self.opensearch.alive():
             if opensearch.healthy(s):
                 raise StackError(f"something else already answers at {s.opensearch_url}; stop it or choose another port")
-            opensearch.start(s, self.opensearch, home)
+            opensearch.start(s, self.opensearch, home, self.secured)
         if not self.kafka.alive():
-            kafka.start(s, self.kafka, libs)
+            kafka.start(s, self.kafka, libs, self.secured)
         try:
             wait_until(lambda: opensearch.healthy(s), s.startup_timeout_seconds, self.opensearch)
             wait_until(lambda: kafka.healthy(s), s.startup_timeout_seconds, self.kafka)
@@ -51,7 +67,8 @@ class Stack:
         return [p.name for p in (self.kafka, self.opensearch) if p.stop()]
 
     def wipe(self) -> None:
-        """Delete both servers' data (not the download cache); only when neither runs."""
+        """Delete both servers' data (not the download cache, nor a secured stack's certificates and passwords,
+        which its next start loads again); only when neither runs."""
         if self.opensearch.alive() or self.kafka.alive():
             raise StackError("stop the stack before wiping its data")
         shutil.rmtree(opensearch.runtime_dir(self.settings) / "data", ignore_errors=True)

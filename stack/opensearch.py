@@ -1,4 +1,5 @@
-"""A single-node OpenSearch on loopback, run as an unprivileged user when started by root."""
+"""A single-node OpenSearch on loopback, run as an unprivileged user when started by root; secured (HTTPS, users,
+client certificates) when given the stack's security material."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from opensearchpy.exceptions import OpenSearchException
 
 from runsearch import clients
 from runsearch.settings import Settings
-from runsearch.stack import account
+from runsearch.stack import account, security
 from runsearch.stack.processes import Managed, StackError
 
 
@@ -30,13 +31,16 @@ def runtime_dir(settings: Settings) -> Path:
     return account.runtime_dir(settings, "opensearch", settings.opensearch_port)
 
 
-def prepare(settings: Settings, home: Path) -> Path:
+def prepare(settings: Settings, home: Path, secured: security.Material | None) -> Path:
     run = runtime_dir(settings)
     for sub in ("data", "logs", "tmp"):
         (run / sub).mkdir(parents=True, exist_ok=True)
     config = run / "config"
     if not config.exists():
         shutil.copytree(home / "config", config)
+    if secured:
+        shutil.copytree(home / "config" / "opensearch-security", config / "opensearch-security", dirs_exist_ok=True)
+        security.install_opensearch_config(secured, config)
     # The shipped jvm.options writes GC logs and heap dumps relative to the working directory.
     options = (home / "config" / "jvm.options").read_text()
     options = re.sub(r"(=|:)logs/", rf"\g<1>{run}/logs/", options).replace("HeapDumpPath=data", f"HeapDumpPath={run}/data")
@@ -51,8 +55,8 @@ def prepare(settings: Settings, home: Path) -> Path:
     return run
 
 
-def start(settings: Settings, proc: Managed, home: Path) -> int:
-    run = prepare(settings, home)
+def start(settings: Settings, proc: Managed, home: Path, secured: security.Material | None) -> int:
+    run = prepare(settings, home, secured)
     port = settings.opensearch_port
     argv = [
         str(home / "bin" / "opensearch"),
@@ -65,6 +69,7 @@ def start(settings: Settings, proc: Managed, home: Path) -> int:
         "-Ecluster.routing.allocation.disk.threshold_enabled=false",
         f"-Ehttp.max_content_length={settings.opensearch_max_content_length}",
         f"-Enode.attr.runsearch_stack={proc.state_dir.resolve()}",  # lets `down` recognise its own process
+        *(security.opensearch_arguments() if secured else []),
     ]
     argv = account.as_service_user(settings, argv)
     env = {

@@ -20,8 +20,8 @@ DEMO_RUNS = 3_000
 
 class Service:
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
         self.stack = Stack(settings)
+        self.settings = self.stack.settings
         self.indexer = Managed("indexer", settings.stack_dir)
         self.api = Managed("api", settings.stack_dir)
 
@@ -30,7 +30,8 @@ class Service:
             return
         # The stack dir in argv lets `down` recognise the process as ours.
         argv = [sys.executable, "-m", "runsearch.cli", command, "--stack-dir", str(self.settings.stack_dir.resolve())]
-        proc.start(argv, os.environ, cwd=Path.cwd())
+        # The stack's settings (a secured stack's credentials included) reach the children in their environment.
+        proc.start(argv, {**os.environ, **self.stack.settings.environ()}, cwd=Path.cwd())
 
     def up(self) -> str:
         """Start everything, load the demo data once, wait until it is searchable; returns a demo API key."""

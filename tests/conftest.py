@@ -3,6 +3,8 @@
 - `RUNSEARCH_TEST_STACK=reuse` (or both RUNSEARCH_OPENSEARCH_URL and RUNSEARCH_KAFKA_BOOTSTRAP set and
   answering): use the servers they point at, start nothing.
 - `RUNSEARCH_TEST_STACK=testcontainers`: start both in Docker through testcontainers (needs a Docker engine).
+- `RUNSEARCH_TEST_STACK=secure`: the same, secured (`stack up --secure`: HTTPS and users, SASL_SSL) on ports
+  19400 and 19492 in `.stack-secure-test/`; `make test` runs the tests marked `secure` on it.
 - otherwise: the local stack launcher starts both from Maven Central on test ports (19200, 19092) in
   `.stack-test/`, and stops them at the end.
 Each test isolates itself with its own index and topic prefixes, so one stack serves the whole run.
@@ -19,9 +21,11 @@ import pytest
 from runsearch.settings import Settings
 from runsearch.stack import kafka as kafka_node
 from runsearch.stack import opensearch as opensearch_node
+from runsearch.stack import security
 from runsearch.stack.launcher import Stack
 
 TEST_PORTS = {"RUNSEARCH_OPENSEARCH_URL": "http://127.0.0.1:19200", "RUNSEARCH_KAFKA_BOOTSTRAP": "127.0.0.1:19092"}
+SECURE_TEST_PORTS = {"RUNSEARCH_OPENSEARCH_URL": "http://127.0.0.1:19400", "RUNSEARCH_KAFKA_BOOTSTRAP": "127.0.0.1:19492"}
 
 
 def _testcontainers() -> Iterator[dict[str, str]]:
@@ -41,21 +45,32 @@ TEST_MAX_CONTENT_LENGTH = "16mb"
 
 
 def _test_stack() -> Stack:
-    return Stack(Settings(stack_dir=".stack-test", opensearch_url=TEST_PORTS["RUNSEARCH_OPENSEARCH_URL"],
-                          kafka_bootstrap=TEST_PORTS["RUNSEARCH_KAFKA_BOOTSTRAP"],
-                          opensearch_max_content_length=TEST_MAX_CONTENT_LENGTH))
+    secure = os.environ.get("RUNSEARCH_TEST_STACK") == "secure"
+    ports = SECURE_TEST_PORTS if secure else TEST_PORTS
+    return Stack(Settings(stack_dir=".stack-secure-test" if secure else ".stack-test",
+                          opensearch_url=ports["RUNSEARCH_OPENSEARCH_URL"], kafka_bootstrap=ports["RUNSEARCH_KAFKA_BOOTSTRAP"],
+                          opensearch_max_content_length=TEST_MAX_CONTENT_LENGTH), secure=secure)
+
+
+def _client_variables() -> list[str]:
+    return [f"RUNSEARCH_{name.upper()}" for name in security.CLIENT_FIELDS]
+
+
+def _fields(environ: dict[str, str]) -> dict[str, str]:
+    return {k.removeprefix("RUNSEARCH_").lower(): v for k, v in environ.items()}
 
 
 @pytest.fixture(scope="session")
 def servers() -> Iterator[dict[str, str]]:
-    """Addresses of a running OpenSearch and Kafka."""
+    """The `RUNSEARCH_*` settings that reach a running OpenSearch and Kafka (addresses, and credentials when
+    the stack is secured)."""
     mode = os.environ.get("RUNSEARCH_TEST_STACK", "")
     if mode == "testcontainers":
         yield from _testcontainers()
         return
-    given = {k: os.environ[k] for k in TEST_PORTS if k in os.environ}
-    if mode == "reuse" or len(given) == len(TEST_PORTS):
-        settings = Settings(**{k.removeprefix("RUNSEARCH_").lower(): v for k, v in given.items()})
+    given = {k: os.environ[k] for k in _client_variables() if k in os.environ}
+    if mode == "reuse" or (mode != "secure" and all(k in given for k in TEST_PORTS)):
+        settings = Settings(**_fields(given))
         if not (opensearch_node.healthy(settings) and kafka_node.healthy(settings)):
             pytest.exit(f"RUNSEARCH_TEST_STACK asked to reuse servers, but {given} do not answer", 2)
         yield given
@@ -64,8 +79,9 @@ def servers() -> Iterator[dict[str, str]]:
     stack.down()  # a previous run that was killed may have left its servers running
     stack.wipe()  # every session starts from empty servers
     stack.up()
+    environ = stack.settings.environ()
     try:
-        yield TEST_PORTS
+        yield {k: environ[k] for k in _client_variables() if k in environ}
     finally:
         stack.down()
 
@@ -74,8 +90,7 @@ def isolated_settings(servers: dict[str, str]) -> Settings:
     """Settings pointing at the test servers, with index and topic names of their own."""
     tag = uuid.uuid4().hex[:10]
     return Settings(
-        opensearch_url=servers["RUNSEARCH_OPENSEARCH_URL"],
-        kafka_bootstrap=servers["RUNSEARCH_KAFKA_BOOTSTRAP"],
+        **_fields(servers),  # type: ignore[arg-type]
         index_prefix=f"t-{tag}",
         topic_prefix=f"t-{tag}",
         deadletter_topic=f"t-{tag}.deadletter",
@@ -88,6 +103,14 @@ def isolated_settings(servers: dict[str, str]) -> Settings:
 @pytest.fixture
 def settings(servers: dict[str, str]) -> Settings:
     return isolated_settings(servers)
+
+
+@pytest.fixture
+def secured_settings(settings: Settings) -> Settings:
+    """Settings of the secured stack (`RUNSEARCH_TEST_STACK=secure`); skips on any other."""
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        pytest.skip("needs the secured stack: `make test` runs it in its second session (RUNSEARCH_TEST_STACK=secure)")
+    return settings
 
 
 @pytest.fixture

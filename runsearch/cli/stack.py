@@ -7,17 +7,25 @@ from rich.table import Table
 
 from runsearch.cli.render import console
 from runsearch.settings import get_settings
+from runsearch.stack import security
 from runsearch.stack.launcher import Stack
 
 app = typer.Typer(no_args_is_help=True, help="Local OpenSearch and Kafka as plain JVM processes on loopback.")
 
 
 @app.command("up")
-def stack_up() -> None:
+def stack_up(secure: bool = typer.Option(
+        False, "--secure", help="OpenSearch with its security plugin (HTTPS, users, client certificates) and Kafka over "
+                                "SASL_SSL, with certificates and passwords made at the first start")) -> None:
     """Fetch (once), start and wait for OpenSearch and Kafka; create the topics."""
+    stack = Stack(get_settings(), secure=secure)
     with console.status("starting OpenSearch and Kafka"):
-        Stack(get_settings()).up()
+        stack.up()
     stack_status()
+    if stack.secured:
+        env = security.write_env_file(stack.settings, stack.secured)
+        console.print(f"secured: the clients' settings (passwords included) are in {env}; give them to runsearch "
+                      f"with `set -a; . {env}; set +a`")
 
 
 @app.command("down")

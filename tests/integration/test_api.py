@@ -153,6 +153,7 @@ def test_bad_parameters_get_422_validation_bodies(world: World, params: dict, lo
     assert detail[0]["loc"][0] == "query" and detail[0]["loc"][1] == loc and detail[0]["type"] and detail[0]["msg"]
 
 
+@pytest.mark.secure
 @pytest.mark.parametrize("key", [None, "", "not-a-jwt", "a_wrong_signature", "a_unknown", "a_revoked", "a_deleted",
                                  "b_row_with_a_subject"])
 def test_bad_keys_get_403(world: World, key: str | None) -> None:
@@ -168,6 +169,7 @@ def test_older_path_answers_the_same(world: World) -> None:
     assert new.status_code == old.status_code == 200 and new.content == old.content
 
 
+@pytest.mark.secure
 def test_response_shape(world: World) -> None:
     (run,) = world.client.get("/v1/agents/runs", params={"search_key": "wr_a01"},
                               headers={"x-api-key": world.keys["a"]}).json()
@@ -192,6 +194,7 @@ FILTER_TERMS = ["", "a", "login", "LOGIN", "wr_0000001", "é", "%", "_", "creden
                 "report tax", "\"", "https://", "zzz-none"]
 
 
+@pytest.mark.secure
 @hyp_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(org=st.sampled_from(["o_0000", "o_0001", "o_0002"]),
        statuses=st.lists(st.sampled_from(["created", "running", "failed", "completed", "canceled"]), max_size=3),

@@ -77,6 +77,7 @@ def token(tid: str, org: str, key: str, valid: bool = True) -> dict:
     return {"id": tid, "organization_id": org, "token_type": "api", "token": key, "valid": valid}
 
 
+@pytest.mark.secure
 def test_a_swap_serves_data_at_least_as_fresh_as_the_generation_it_replaces(settings: Settings) -> None:
     """Runs created and a key revoked after the rebuild read its end offsets are served right at the swap: the
     live indexer wrote them to the new generation too."""
@@ -114,6 +115,7 @@ def test_a_swap_serves_data_at_least_as_fresh_as_the_generation_it_replaces(sett
     converged(settings, history)
 
 
+@pytest.mark.secure
 def test_a_rollback_serves_a_current_generation_and_never_revives_a_revoked_key(settings: Settings) -> None:
     history = generate(runs=300, organizations=2, seed=33, secret=settings.jwt_secret.get_secret_value())
     org = sorted(history.api_keys)[0]
@@ -147,6 +149,7 @@ def test_a_rollback_serves_a_current_generation_and_never_revives_a_revoked_key(
     converged(settings, history)
 
 
+@pytest.mark.secure
 def test_operations_are_safe_to_combine(settings: Settings) -> None:
     """A rebuild killed halfway holds its lease until it expires: a second reindex and cleanup refuse meanwhile,
     status shows it; then reindex resumes it. Cleanup deletes a dead rebuild's generation and its consumer

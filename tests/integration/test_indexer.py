@@ -32,6 +32,7 @@ def assert_converged(settings: Settings, model: dict[str, dict]) -> None:
     assert_documents_match(documents(settings, Names(settings.index_prefix).read_alias("runs")), model)
 
 
+@pytest.mark.secure
 def test_shuffled_duplicated_history_converges(settings: Settings) -> None:
     history = generate(runs=400, organizations=3, seed=11)
     rng = random.Random(3)
@@ -106,6 +107,7 @@ def test_sigterm_finishes_and_commits_the_batch_in_hand(settings: Settings, tmp_
     assert report.compared > 0 and report.differences == [] and report.moved_on == []
 
 
+@pytest.mark.secure
 def test_two_indexers_in_one_group_converge(settings: Settings) -> None:
     """Two processes' worth of indexers (threads here) share the partitions and race on shared documents."""
     history = generate(runs=800, organizations=2, seed=12)

@@ -15,6 +15,7 @@ from runsearch.stack import kafka as kafka_node
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.secure
 def test_opensearch_indexes_and_searches_with_the_added_analysis_module(settings: Settings) -> None:
     index = f"{settings.index_prefix}-smoke"
     body = mappings.body("runs")
@@ -29,6 +30,7 @@ def test_opensearch_indexes_and_searches_with_the_added_analysis_module(settings
     assert client.info()["version"]["number"] == settings.opensearch_version
 
 
+@pytest.mark.secure
 def test_kafka_produces_and_consumes(settings: Settings) -> None:
     topic = settings.topic("tasks")
     assert topic in kafka_node.create_topics(settings)

@@ -32,7 +32,10 @@ def test_opensearch_over_https_checks_certificates_and_authenticates() -> None:
                         opensearch_password="p", opensearch_ca_file="/ca.pem")
     options = clients._opensearch_options(settings)
     assert options["hosts"] == ["https://a:9200", "https://b:9200"] and options["http_auth"] == ("u", "p")
-    assert options["verify_certs"] and options["ssl_assert_hostname"] and options["ca_certs"] == "/ca.pem"
+    # urllib3 checks the host name unless `ssl_assert_hostname` is False (True is not a value it takes)
+    assert options["verify_certs"] and "ssl_assert_hostname" not in options and options["ca_certs"] == "/ca.pem"
+    unchecked = clients._opensearch_options(settings.model_copy(update={"opensearch_verify_certs": False}))
+    assert unchecked["verify_certs"] is False and unchecked["ssl_assert_hostname"] is False
     assert clients.opensearch(settings).transport.max_retries == 1  # the other node, when one cannot be reached
     plain = clients._opensearch_options(Settings())
     assert "http_auth" not in plain and "use_ssl" not in plain
