@@ -105,8 +105,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> Response:
         body = translate(organization_id, asked.filters, asked.page, asked.page_size, settings.max_result_window)
         try:
-            found = await request.app.state.os.search(index=names.read_alias("runs"), body=body,
-                                                      params={"filter_path": "hits.hits._source.run"})
+            # A shard that cannot answer (its node lost, no copy left yet) fails the search rather than leaving its
+            # runs out of a 200: the filter path would hide `_shards.failed`.
+            found = await request.app.state.os.search(index=names.read_alias("runs"), body=body, params={
+                "filter_path": "hits.hits._source.run", "allow_partial_search_results": "false"})
         except (OpenSearchConnectionError, TransportError) as err:
             raise Unavailable from err
         # Each run is stored as the JSON text of the response object: joined as is, never re-encoded.

@@ -9,8 +9,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import orjson
 from opensearchpy import OpenSearch, helpers
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -18,7 +20,7 @@ from runsearch.bench import BenchError
 from runsearch.demo.dataset import RowChange
 from runsearch.demo.publish import publish
 from runsearch.indexer.offsets import committed_offsets, end_offsets
-from runsearch.mappings import Names, body
+from runsearch.mappings import Layout, Names, body
 from runsearch.settings import Settings
 from runsearch.stack.processes import Managed
 
@@ -47,9 +49,21 @@ class Indexed:
 
 
 @dataclass
+class Size:
+    """Bytes per run document: on disk (the primary store merged to one segment, the inverted n-grams included),
+    and as `_source` (the stored response text `run`, the `search_text` values the n-grams are made of)."""
+
+    store: float
+    source: float
+    run: float
+    search_text: float
+
+
+@dataclass
 class Ceiling:
     documents: int
     seconds: float
+    size: Size
 
     @property
     def documents_per_second(self) -> float:
@@ -112,11 +126,22 @@ def bulk_ceiling(settings: Settings, os_client: OpenSearch, sample: int) -> Ceil
         if len(docs) >= sample:
             break
     os_client.indices.delete(index=target, ignore_unavailable=True)
-    os_client.indices.create(index=target, body=body("runs"))
+    os_client.indices.create(index=target, body=body("runs", Layout.of(settings)))
     started = time.perf_counter()
     for ok, item in helpers.parallel_bulk(os_client, docs, thread_count=2, chunk_size=1000, raise_on_error=True):
         assert ok, item
     os_client.indices.refresh(index=target)
     seconds = time.perf_counter() - started
+    size = document_size(os_client, target, [d["_source"] for d in docs])
     os_client.indices.delete(index=target)
-    return Ceiling(len(docs), seconds)
+    return Ceiling(len(docs), seconds, size)
+
+
+def document_size(os_client: OpenSearch, index: str, sources: list[dict[str, Any]]) -> Size:
+    """The sizes of `sources`, just written to `index` and nothing else."""
+    os_client.indices.forcemerge(index=index, max_num_segments=1, request_timeout=3600)
+    store = os_client.indices.stats(index=index, metric="store")["_all"]["primaries"]["store"]["size_in_bytes"]
+    count = len(sources)
+    return Size(store=store / count, source=sum(len(orjson.dumps(s)) for s in sources) / count,
+                run=sum(len(s["run"].encode()) for s in sources) / count,
+                search_text=sum(len(t.encode()) for s in sources for t in s.get("search_text", ())) / count)

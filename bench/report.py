@@ -63,9 +63,20 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
     ]
 
 
+def size(results: dict[str, Any]) -> str:
+    """Bytes per run document (what the capacity model starts from); results from before it was measured say so."""
+    measured = results["ingest"].get("bytes_per_document")
+    if measured is None:
+        return "bytes per document: not measured by this run"
+    return (f"bytes per document: {measured['store']:,.0f} on disk (primary, one segment); _source "
+            f"{measured['source']:,.0f}, of which the stored response {measured['run']:,.0f} and search_text "
+            f"{measured['search_text']:,.0f}")
+
+
 def markdown(results: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(r) + " |" for r in rows(results)]
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in targets(results)]
+    lines += ["", size(results)]
     return "\n".join(lines)

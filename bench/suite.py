@@ -148,6 +148,7 @@ class Bench:
             "ceiling_documents": ceiling.documents, "ceiling_seconds": ceiling.seconds,
             "ceiling_documents_per_second": ceiling.documents_per_second,
             "share_of_ceiling": indexed.documents_per_second / ceiling.documents_per_second,
+            "bytes_per_document": asdict(ceiling.size),
         }
 
         self._serve(self.api, ["api"], s.api_port)

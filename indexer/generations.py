@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from opensearchpy import NotFoundError, OpenSearch
 
 from runsearch import mappings
-from runsearch.mappings import KINDS, READ_KINDS, Generation, Names
+from runsearch.mappings import KINDS, READ_KINDS, Generation, Layout, Names
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +108,12 @@ class Targets:
         return self._schemas[index]
 
 
-def create(os: OpenSearch, names: Names, number: int) -> None:
+def create(os: OpenSearch, names: Names, number: int, layout: Layout) -> None:
     """Create a generation's indices (with this version's mappings) unless they exist."""
     for kind in KINDS:
         index = names.index(kind, number)
         if not os.indices.exists(index=index):
-            os.indices.create(index=index, body=mappings.body(kind))
+            os.indices.create(index=index, body=mappings.body(kind, layout))
 
 
 def _holders(os: OpenSearch, alias: str) -> dict[str, set[str]]:
@@ -151,7 +151,7 @@ def serve(os: OpenSearch, names: Names, number: int) -> None:
             [(index, alias) for index, held_aliases in held.items() for alias in held_aliases])
 
 
-def ensure_first(os: OpenSearch, names: Names) -> None:
+def ensure_first(os: OpenSearch, names: Names, layout: Layout) -> None:
     """Before the indexer's first batch: create generation 1 and serve it when no generation exists, and give
     a generation made by an earlier version (one write alias per kind, `<prefix>-<kind>-write`) its own."""
     # An earlier version wrote through `<prefix>-<kind>-write` and also had a read alias for the lookup index.
@@ -164,6 +164,6 @@ def ensure_first(os: OpenSearch, names: Names) -> None:
         log.info("aliases of an earlier version replaced by the generation's own", extra={"fields": {"indices": sorted(held)}})
     if survey(os, names):
         return
-    create(os, names, 1)
+    create(os, names, 1, layout)
     register(os, names, 1)
     serve(os, names, 1)

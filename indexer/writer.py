@@ -10,7 +10,7 @@ from runsearch.errors import RunsearchError
 from runsearch.indexer import generations, store
 from runsearch.indexer.decode import Change
 from runsearch.indexer.pipeline import Outcome, Pipeline
-from runsearch.mappings import Generation, Names
+from runsearch.mappings import Generation, Layout, Names
 from runsearch.settings import Settings
 
 
@@ -38,7 +38,7 @@ class Writer:
     def prepare(self) -> None:
         """Before the first batch of the live indexer: a first generation exists (created when none does)."""
         if self.only is None:
-            generations.ensure_first(self.os, self.names)
+            generations.ensure_first(self.os, self.names, Layout.of(self.settings))
 
     def pipeline(self, generation: Generation) -> Pipeline:
         return Pipeline(self.backend, generation, self.settings.fan_out_slice, self.progress,

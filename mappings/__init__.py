@@ -9,6 +9,8 @@ only aliases, so a write never creates an index.
 
 Every index carries, in its mapping's `_meta`, the schema stamp of the mappings it was created with: an
 indexer writes only the generations of its own schema (documents of another shape could be refused).
+How an index spreads over the cluster (`Layout`: shards and replicas, from the settings) is given at creation and
+is not part of the schema: the documents are the same whatever the layout.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runsearch.settings import Settings
 
 KINDS = ("runs", "lookup", "keys")
 READ_KINDS = ("runs", "keys")  # what the API reads; the lookup index serves the indexer only
@@ -38,10 +43,41 @@ def schema() -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def body(kind: str) -> dict[str, Any]:
-    """The create-index body (settings and mappings, stamped with the schema) of one kind of index."""
+# Runs per primary shard of the runs index when its shard count is not set: about 13 GB of documents a shard at the
+# 2.6 KB a run measured (README, "Capacity"), inside the 10-50 GB OpenSearch recommends for search.
+RUNS_PER_SHARD = 5_000_000
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Shards and replicas of new indices. `replicas` is a count, or a range OpenSearch keeps the count in as nodes
+    come and go (`auto_expand_replicas`: "0-1" is one replica as soon as a second data node exists)."""
+
+    runs_shards: int = 1
+    replicas: str = "0-1"
+
+    @classmethod
+    def of(cls, settings: Settings) -> Layout:
+        """RUNSEARCH_RUNS_SHARDS, else one shard per RUNS_PER_SHARD of RUNSEARCH_EXPECTED_RUNS; RUNSEARCH_INDEX_REPLICAS."""
+        shards = settings.runs_shards or max(1, -(-settings.expected_runs // RUNS_PER_SHARD))
+        return cls(shards, settings.index_replicas)
+
+    def index_settings(self, kind: str) -> dict[str, Any]:
+        # The lookup and keys indices stay small (rows shared by many runs, API keys): one shard each.
+        shards = self.runs_shards if kind == "runs" else 1
+        if self.replicas.isdigit():
+            return {"number_of_shards": shards, "number_of_replicas": int(self.replicas), "auto_expand_replicas": False}
+        return {"number_of_shards": shards, "auto_expand_replicas": self.replicas}
+
+
+def body(kind: str, layout: Layout | None = None) -> dict[str, Any]:
+    """The create-index body (settings and mappings, stamped with the schema) of one kind of index, laid out as
+    `layout` says (the files' single shard without replicas when None)."""
     created: dict[str, Any] = json.loads(json.dumps(_files()[kind]))
     created["mappings"]["_meta"] = {"runsearch": {"schema": schema()}}
+    if layout is not None:
+        created["settings"] = {key: value for key, value in created["settings"].items()
+                               if key not in ("number_of_shards", "number_of_replicas")} | layout.index_settings(kind)
     return created
 
 

@@ -11,7 +11,7 @@ from opensearchpy import OpenSearch
 from runsearch import clients
 from runsearch.indexer import generations, offsets
 from runsearch.indexer.consumer import Indexer
-from runsearch.mappings import Names
+from runsearch.mappings import Layout, Names
 from runsearch.operations import Refused, lease, verification
 from runsearch.settings import Settings
 
@@ -67,7 +67,7 @@ class Reindex:
         number = self.plan.generation
         if not self.plan.resumed:  # a group of that number left by an earlier generation would skip the start
             delete_groups(self.settings, [offsets.rebuild_group(self.settings, number)])
-        generations.create(self.os, self.names, number)
+        generations.create(self.os, self.names, number, Layout.of(self.settings))
         generations.register(self.os, self.names, number)
         self.indexer = Indexer(self.settings, rebuild=self.names.generation(number))
         return self.plan

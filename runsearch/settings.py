@@ -11,7 +11,6 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,6 +71,16 @@ class Settings(BaseSettings):
 
     # --- indices -----------------------------------------------------------------------
     index_prefix: str = Field("runsearch", description="Prefix of every index and alias runsearch creates")
+    expected_runs: int = Field(
+        1_000_000, ge=1,
+        description="Runs a new runs index is sized for: one primary shard per 5,000,000 (README, \"Capacity\")")
+    runs_shards: int | None = Field(
+        None, ge=1, le=1024,
+        description="Primary shards of a new runs index, instead of the count from `RUNSEARCH_EXPECTED_RUNS`")
+    index_replicas: str = Field(
+        "0-1", pattern=r"^(\d+|\d+-(\d+|all))$",
+        description=("Replicas of every new index: a count, or a range OpenSearch follows as data nodes come and go "
+                     "(`auto_expand_replicas`; `0-1`: one replica as soon as there is a second node)"))
 
     # --- indexer -----------------------------------------------------------------------
     batch_size: int = Field(
@@ -168,10 +177,6 @@ class Settings(BaseSettings):
     @property
     def opensearch_urls(self) -> list[str]:
         return [url.strip() for url in self.opensearch_url.split(",") if url.strip()]
-
-    @property
-    def opensearch_port(self) -> int:
-        return urlparse(self.opensearch_urls[0]).port or 9200
 
     @property
     def kafka_port(self) -> int:

@@ -26,8 +26,14 @@ class Stack:
         self.settings = settings
 
     @property
+    def opensearch_nodes(self) -> list[Managed]:
+        """One process per URL in RUNSEARCH_OPENSEARCH_URL: `opensearch`, `opensearch-2`, ..."""
+        return [Managed("opensearch" if i == 0 else f"opensearch-{i + 1}", self.settings.stack_dir)
+                for i in range(len(opensearch.ports(self.settings)))]
+
+    @property
     def opensearch(self) -> Managed:
-        return Managed("opensearch", self.settings.stack_dir)
+        return self.opensearch_nodes[0]
 
     @property
     def kafka(self) -> Managed:
@@ -48,10 +54,11 @@ class Stack:
         s = self.settings
         home = self._opensearch_home()
         libs = artifacts.kafka_libs(s.cache_dir, s.kafka_version)
-        if not self.opensearch.alive():
-            if opensearch.healthy(s):
-                raise StackError(f"something else already answers at {s.opensearch_url}; stop it or choose another port")
-            opensearch.start(s, self.opensearch, home, self.secured)
+        if not self.opensearch.alive() and opensearch.healthy(s):
+            raise StackError(f"something else already answers at {s.opensearch_url}; stop it or choose another port")
+        for node, proc in enumerate(self.opensearch_nodes):
+            if not proc.alive():
+                opensearch.start(s, proc, home, node, self.secured)
         if not self.kafka.alive():
             kafka.start(s, self.kafka, libs, self.secured)
         try:
@@ -63,22 +70,25 @@ class Stack:
         kafka.create_topics(s)
 
     def down(self) -> list[str]:
-        # Kafka first: it flushes faster, and OpenSearch has no dependency on it.
-        return [p.name for p in (self.kafka, self.opensearch) if p.stop()]
+        """Stop Kafka (first: it flushes faster, and OpenSearch has no dependency on it), then every OpenSearch
+        node this folder started, however many the settings name now."""
+        nodes = [Managed(pid.stem, self.settings.stack_dir) for pid in sorted(self.settings.stack_dir.glob("opensearch*.pid"))]
+        return [p.name for p in (self.kafka, *nodes) if p.stop()]
 
     def wipe(self) -> None:
         """Delete both servers' data (not the download cache, nor a secured stack's certificates and passwords,
         which its next start loads again); only when neither runs."""
-        if self.opensearch.alive() or self.kafka.alive():
+        if any(p.alive() for p in (*self.opensearch_nodes, self.kafka)):
             raise StackError("stop the stack before wiping its data")
-        shutil.rmtree(opensearch.runtime_dir(self.settings) / "data", ignore_errors=True)
+        for port in opensearch.ports(self.settings):
+            shutil.rmtree(opensearch.runtime_dir(self.settings, port) / "data", ignore_errors=True)
         shutil.rmtree(self.settings.stack_dir / "kafka", ignore_errors=True)
 
     def status(self) -> dict[str, dict[str, object]]:
         s = self.settings
-        return {
-            "opensearch": {"pid": self.opensearch.pid(), "url": s.opensearch_url, "answers": opensearch.healthy(s),
-                           "version": opensearch.version(s), "log": str(self.opensearch.log_file)},
-            "kafka": {"pid": self.kafka.pid(), "bootstrap": s.kafka_bootstrap, "answers": kafka.healthy(s),
-                      "log": str(self.kafka.log_file)},
-        }
+        cluster = {"answers": opensearch.healthy(s), "version": opensearch.version(s)}
+        nodes: dict[str, dict[str, object]] = {
+            proc.name: {"pid": proc.pid(), "url": url, **cluster, "log": str(proc.log_file)}
+            for proc, url in zip(self.opensearch_nodes, s.opensearch_urls, strict=True)}
+        return {**nodes, "kafka": {"pid": self.kafka.pid(), "bootstrap": s.kafka_bootstrap, "answers": kafka.healthy(s),
+                                   "log": str(self.kafka.log_file)}}

@@ -1,5 +1,5 @@
-"""A single-node OpenSearch on loopback, run as an unprivileged user when started by root; secured (HTTPS, users,
-client certificates) when given the stack's security material."""
+"""OpenSearch on loopback, a node per URL of the settings, run as an unprivileged user when started by root;
+secured (HTTPS, users, client certificates) when given the stack's security material."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import urlparse
 
 from opensearchpy.exceptions import OpenSearchException
 
@@ -27,12 +28,17 @@ def java_home(settings: Settings) -> Path:
     return Path(java).resolve().parents[1]
 
 
-def runtime_dir(settings: Settings) -> Path:
-    return account.runtime_dir(settings, "opensearch", settings.opensearch_port)
+def ports(settings: Settings) -> list[int]:
+    """The HTTP port of each node: one node per URL in RUNSEARCH_OPENSEARCH_URL (transport: port + 100)."""
+    return [urlparse(url).port or 9200 for url in settings.opensearch_urls]
 
 
-def prepare(settings: Settings, home: Path, secured: security.Material | None) -> Path:
-    run = runtime_dir(settings)
+def runtime_dir(settings: Settings, port: int) -> Path:
+    return account.runtime_dir(settings, "opensearch", port)
+
+
+def prepare(settings: Settings, home: Path, port: int, secured: security.Material | None) -> Path:
+    run = runtime_dir(settings, port)
     for sub in ("data", "logs", "tmp"):
         (run / sub).mkdir(parents=True, exist_ok=True)
     config = run / "config"
@@ -47,20 +53,33 @@ def prepare(settings: Settings, home: Path, secured: security.Material | None) -
     options = re.sub(r"^-Xm[sx]\S+$", "", options, flags=re.M)  # the heap comes from OPENSEARCH_JAVA_OPTS
     (config / "jvm.options").write_text(options)
     account.hand_over(settings, run)
-    if settings.stack_dir.resolve() != run.parent:
-        link = settings.stack_dir / "opensearch"
-        if not link.exists() and run != link.resolve():
-            settings.stack_dir.mkdir(parents=True, exist_ok=True)
-            link.symlink_to(run)
+    link = settings.stack_dir / (f"opensearch-{port}" if len(ports(settings)) > 1 else "opensearch")
+    if settings.stack_dir.resolve() != run.parent and not link.exists() and run != link.resolve():
+        settings.stack_dir.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(run)
     return run
 
 
-def start(settings: Settings, proc: Managed, home: Path, secured: security.Material | None) -> int:
-    run = prepare(settings, home, secured)
-    port = settings.opensearch_port
+def _cluster(settings: Settings, node: int) -> list[str]:
+    """One node: single-node discovery. Several: the first is the only cluster-manager-eligible node, so losing
+    any other keeps the cluster whole (two manager-eligible nodes cannot survive the loss of either)."""
+    every = ports(settings)
+    if len(every) == 1:
+        return ["-Ediscovery.type=single-node"]
+    return [
+        f"-Enode.name=node-{node + 1}",
+        f"-Ediscovery.seed_hosts={','.join(f'127.0.0.1:{p + 100}' for p in every)}",
+        "-Ecluster.initial_cluster_manager_nodes=node-1",
+        f"-Enode.roles={'cluster_manager,data,ingest' if node == 0 else 'data,ingest'}",
+    ]
+
+
+def start(settings: Settings, proc: Managed, home: Path, node: int, secured: security.Material | None) -> int:
+    port = ports(settings)[node]
+    run = prepare(settings, home, port, secured)
     argv = [
         str(home / "bin" / "opensearch"),
-        "-Ediscovery.type=single-node",
+        *_cluster(settings, node),
         "-Enetwork.host=127.0.0.1",
         f"-Ehttp.port={port}",
         f"-Etransport.port={port + 100}",
@@ -83,10 +102,12 @@ def start(settings: Settings, proc: Managed, home: Path, secured: security.Mater
 
 
 def healthy(settings: Settings) -> bool:
+    """Every node of the settings has joined, and every primary shard is assigned."""
     try:
-        return clients.opensearch(settings, timeout=3).cluster.health()["status"] in ("yellow", "green")
+        health = clients.opensearch(settings, timeout=3).cluster.health()
     except (OpenSearchException, OSError):
         return False
+    return health["status"] in ("yellow", "green") and health["number_of_nodes"] >= len(ports(settings))
 
 
 def version(settings: Settings) -> str | None:

@@ -100,7 +100,7 @@ def client_settings(settings: Settings, found: Material) -> Settings:
     """`settings` with the secured stack's addresses and credentials: what every client of it needs."""
     passwords = found.passwords()
     return settings.model_copy(update={
-        "opensearch_url": f"https://127.0.0.1:{settings.opensearch_port}",
+        "opensearch_url": settings.opensearch_url.replace("http://", "https://"),
         "opensearch_username": OPENSEARCH_USER,
         "opensearch_password": SecretStr(passwords["opensearch"]),
         "opensearch_ca_file": found.ca,

@@ -45,6 +45,7 @@ def bench_run(
     for target, measured, met in report.targets(results):
         checks.add_row(target, measured, "[green]yes" if met else "[red]no")
     console.print(checks)
+    console.print(report.size(results))
     console.print(f"results: {out}\n\nREADME table:\n")
     console.print(report.markdown(results), soft_wrap=True, highlight=False, markup=False)
     if results["disagreements"]:

@@ -35,4 +35,12 @@ def test_targets_are_judged_from_the_figures() -> None:
 def test_the_markdown_holds_both_tables() -> None:
     text = report.markdown(RESULTS)
     assert text.count("\n| target | measured | met |") == 1
-    assert len(text.splitlines()) == 2 + len(RESULTS["classes"]) + 1 + 2 + len(report.targets(RESULTS))
+    assert len(text.splitlines()) == 2 + len(RESULTS["classes"]) + 1 + 2 + len(report.targets(RESULTS)) + 2
+    assert text.endswith("bytes per document: not measured by this run")  # that run predates the measurement
+
+
+def test_bytes_per_document_are_reported() -> None:
+    measured = copy.deepcopy(RESULTS)
+    measured["ingest"]["bytes_per_document"] = {"store": 2612.4, "source": 1830.0, "run": 1020.2, "search_text": 640.9}
+    assert report.size(measured) == ("bytes per document: 2,612 on disk (primary, one segment); _source 1,830, of which "
+                                     "the stored response 1,020 and search_text 641")
