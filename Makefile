@@ -61,4 +61,4 @@ bench-quick:
 	$(MAKE) bench RUNS=50000
 
 clean: down
-	rm -rf .stack .stack-test .stack-secure-test .stack-bench
+	rm -rf .stack .stack-test .stack-secure-test .stack-cluster-test .stack-bench

@@ -73,10 +73,25 @@ def size(results: dict[str, Any]) -> str:
             f"{measured['search_text']:,.0f}")
 
 
+def shards_header(results: dict[str, Any]) -> list[str]:
+    counts = next(iter(results["shards"]["classes"].values()))
+    return ["query class", *(f"{n} shard{'s' if n != '1' else ''}" for n in counts)]
+
+
+def shards_rows(results: dict[str, Any]) -> list[list[str]]:
+    """One row per query class: OpenSearch's took p50 / p99 on each shard count measured."""
+    return [[name, *(f"{t['p50']:.1f} / {t['p99']:.1f}" for t in by_count.values())]
+            for name, by_count in results["shards"]["classes"].items()]
+
+
 def markdown(results: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(r) + " |" for r in rows(results)]
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in targets(results)]
     lines += ["", size(results)]
+    if "shards" in results:
+        header = shards_header(results)
+        lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in shards_rows(results)]
     return "\n".join(lines)

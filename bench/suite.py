@@ -21,7 +21,7 @@ import httpx
 import psycopg
 
 from runsearch import clients
-from runsearch.bench import BenchError, classes, freshness, ingest, latency, load
+from runsearch.bench import BenchError, classes, freshness, ingest, latency, load, shards
 from runsearch.bench.postgres import Postgres
 from runsearch.bench.snapshot import Snapshot
 from runsearch.demo.dataset import api_key, organization_ids, stream
@@ -49,6 +49,7 @@ class Options:
     fresh_rate: int = 1_000
     fresh_seconds: float = 60.0
     ceiling_sample: int = 250_000
+    shard_counts: tuple[int, ...] = (1, 4, 16)  # layouts the runs are copied into to measure `took` against
 
 
 def bench_settings(base: Settings) -> Settings:
@@ -114,7 +115,7 @@ class Bench:
         self.stack.up()
         self.postgres.start()
         with psycopg.connect(self.postgres.dsn) as conn:
-            postgres_version = conn.execute("SHOW server_version").fetchone()[0]
+            (postgres_version,) = conn.execute("SHOW server_version").fetchone() or ("unknown",)
         results["machine"].update(opensearch=opensearch.version(s), postgres=postgres_version)
 
         self.say(f"publishing {o.runs:,} runs as change events")
@@ -180,5 +181,8 @@ class Bench:
         results["freshness"] = asdict(freshness.measure(s, snapshot, f"http://127.0.0.1:{s.api_port}",
                                                         self.keys[small_probe_org], small_probe_org, o.fresh_rate,
                                                         o.fresh_seconds))
+        if o.shard_counts:
+            self.say(f"latency against shard counts {', '.join(map(str, o.shard_counts))}")
+            results["shards"] = shards.took_by_shards(self.os, s, runs_alias, queries, o.shard_counts, o.requests)
         results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         return results

@@ -118,10 +118,13 @@ class Settings(BaseSettings):
 
     # --- api ---------------------------------------------------------------------------
     bind_host: str = Field("127.0.0.1", description="Address the API and the indexer's metrics bind")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Level of the JSON-lines logs of the indexer, the API and the benchmark")
     api_port: int = Field(8000, description="Port the API binds")
     jwt_secret: SecretStr = Field(
-        SecretStr(DEVELOPMENT_JWT_SECRET),
-        description="HS256 secret of the platform's API keys (the API refuses the default unless it binds to loopback)",
+        SecretStr(DEVELOPMENT_JWT_SECRET), min_length=16,
+        description=("HS256 secret of the platform's API keys, 16 characters or more (the API refuses the default unless "
+                     "it binds to loopback)"),
     )
     auth_cache_seconds: float = Field(
         30.0, ge=0, le=60,

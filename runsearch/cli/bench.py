@@ -24,6 +24,8 @@ def bench_run(
     load_seconds: float = typer.Option(30.0, help="Duration of the load test"),
     fresh_rate: int = typer.Option(1_000, help="Background change events per second during the freshness test"),
     fresh_seconds: float = typer.Option(60.0, help="Duration of the freshness test"),
+    shard_counts: str = typer.Option("1,4,16", help="Shard counts the runs are copied into to measure latency against "
+                                                    "the layout (comma-separated; empty: skip)"),
     out: Path = typer.Option(Path("bench-results.json"), help="Where the results go (JSON)"),
 ) -> None:
     """runsearch against the platform's SQL on PostgreSQL, on one generated dataset: prints the tables."""
@@ -31,7 +33,9 @@ def bench_run(
     from runsearch.bench.suite import Bench, Options
 
     bench = Bench(Options(runs=runs, indexers=indexers, requests=requests, clients=clients, load_seconds=load_seconds,
-                          fresh_rate=fresh_rate, fresh_seconds=fresh_seconds), lambda line: console.log(line))
+                          fresh_rate=fresh_rate, fresh_seconds=fresh_seconds,
+                          shard_counts=tuple(int(n) for n in shard_counts.split(",") if n.strip())),
+                  lambda line: console.log(line))
     try:
         results = bench.run()
     finally:
@@ -46,6 +50,12 @@ def bench_run(
         checks.add_row(target, measured, "[green]yes" if met else "[red]no")
     console.print(checks)
     console.print(report.size(results))
+    if "shards" in results:
+        layout = Table(*report.shards_header(results), title=f"OpenSearch took p50 / p99 (ms) by primary shards, "
+                                                               f"{results['shards']['documents']:,} runs")
+        for row in report.shards_rows(results):
+            layout.add_row(*row)
+        console.print(layout)
     console.print(f"results: {out}\n\nREADME table:\n")
     console.print(report.markdown(results), soft_wrap=True, highlight=False, markup=False)
     if results["disagreements"]:
@@ -60,7 +70,7 @@ def bench_baseline(port: int = typer.Option(...), dsn: str = typer.Option(...), 
 
     from runsearch.bench.baseline import create_baseline_app
 
-    logs.setup()
     settings = settings_with(stack_dir)
+    logs.setup(settings.log_level)
     app = create_baseline_app(dsn, settings.jwt_secret.get_secret_value())
     uvicorn.run(app, host=settings.bind_host, port=port, access_log=False, log_config=None)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -23,13 +25,23 @@ def settings_with(stack_dir: Path | None) -> Settings:
     return settings.model_copy(update={"stack_dir": stack_dir}) if stack_dir else settings
 
 
+def _logged(name: str, serve: Callable[[], None]) -> None:
+    """A service's crash is a JSON log line like the rest of its log (error type and message), then exit 1."""
+    try:
+        serve()
+    except Exception:
+        logging.getLogger(f"runsearch.{name}").exception(f"the {name} stopped")
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def indexer(stack_dir: StackDir = None) -> None:
     """Run the live indexer: Kafka change events -> OpenSearch, until SIGTERM."""
     from runsearch.indexer.consumer import main
 
-    logs.setup()
-    main(settings_with(stack_dir))
+    settings = settings_with(stack_dir)
+    logs.setup(settings.log_level)
+    _logged("indexer", lambda: main(settings))
 
 
 @app.command()
@@ -39,10 +51,10 @@ def api(stack_dir: StackDir = None) -> None:
 
     from runsearch.api.app import create_app
 
-    logs.setup()
     settings = settings_with(stack_dir)
-    uvicorn.run(create_app(settings), host=settings.bind_host, port=settings.api_port, access_log=False,
-                log_config=None)
+    logs.setup(settings.log_level)
+    _logged("api", lambda: uvicorn.run(create_app(settings), host=settings.bind_host, port=settings.api_port,
+                                       access_log=False, log_config=None))
 
 
 def _service_up(settings: Settings) -> Service:

@@ -44,3 +44,13 @@ def test_bytes_per_document_are_reported() -> None:
     measured["ingest"]["bytes_per_document"] = {"store": 2612.4, "source": 1830.0, "run": 1020.2, "search_text": 640.9}
     assert report.size(measured) == ("bytes per document: 2,612 on disk (primary, one segment); _source 1,830, of which "
                                      "the stored response 1,020 and search_text 641")
+
+
+def test_took_by_shard_count_is_a_row_per_class() -> None:
+    measured = copy.deepcopy(RESULTS)
+    measured["shards"] = {"documents": 100, "classes": {
+        "status": {"1": {"p50": 2.0, "p99": 5.5}, "4": {"p50": 3.25, "p99": 7.0}},
+        "page 50": {"1": {"p50": 4.0, "p99": 9.0}, "4": {"p50": 4.5, "p99": 9.9}}}}
+    assert report.shards_header(measured) == ["query class", "1 shard", "4 shards"]
+    assert report.shards_rows(measured) == [["status", "2.0 / 5.5", "3.2 / 7.0"], ["page 50", "4.0 / 9.0", "4.5 / 9.9"]]
+    assert report.markdown(measured).endswith("| page 50 | 4.0 / 9.0 | 4.5 / 9.9 |")

@@ -1,0 +1,53 @@
+"""What a user meets when something is wrong: one line naming the cause and the setting, an exit code of its kind,
+the traceback only with --debug; a service's crash as a JSON log line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from runsearch.cli import EXIT_CODES
+
+DOWN = "http://127.0.0.1:9"  # nothing listens on the discard port
+
+
+def _runsearch(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("RUNSEARCH_")}
+    return subprocess.run([sys.executable, "-m", "runsearch.cli", *args], capture_output=True, text=True, timeout=60,
+                          env={**inherited, "COLUMNS": "300", **env})
+
+
+def test_version() -> None:
+    done = _runsearch("--version")
+    assert done.returncode == 0 and done.stdout.strip().startswith("runsearch ") and done.stdout.count("\n") == 1
+
+
+@pytest.mark.parametrize("variable, value", [("RUNSEARCH_BATCH_SIZE", "abc"), ("RUNSEARCH_INDEX_REPLICAS", "s3cr3t-ish"),
+                                             ("RUNSEARCH_KAFKA_SECURITY_PROTOCOL", "TLS"), ("RUNSEARCH_JWT_SECRET", "short")])
+def test_an_invalid_setting_is_one_line_naming_the_variable_not_its_value(variable: str, value: str) -> None:
+    done = _runsearch("status", **{variable: value})
+    output = done.stdout + done.stderr
+    assert done.returncode == 2 and 2 in EXIT_CODES
+    assert output.count("\n") == 1 and variable in output and value not in output and "Traceback" not in output
+
+
+def test_an_unreachable_server_is_one_line_and_the_traceback_only_with_debug() -> None:
+    done = _runsearch("status", RUNSEARCH_OPENSEARCH_URL=DOWN)
+    output = done.stdout + done.stderr
+    assert done.returncode == 3 and output.count("\n") == 1
+    assert "cannot reach OpenSearch at http://127.0.0.1:9 (RUNSEARCH_OPENSEARCH_URL)" in output
+    debug = _runsearch("--debug", "status", RUNSEARCH_OPENSEARCH_URL=DOWN)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr + debug.stdout
+
+
+def test_a_service_crash_is_a_json_log_line() -> None:
+    # The development secret (the default) off loopback: the API refuses to start, before it binds anything.
+    done = _runsearch("api", RUNSEARCH_BIND_HOST="0.0.0.0")
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert [(line["level"], line["msg"]) for line in lines][-1] == ("error", "the api stopped")
+    assert "JWT" in lines[-1]["error"]
