@@ -61,4 +61,5 @@ bench-quick:
 	$(MAKE) bench RUNS=50000
 
 clean: down
+	$(BIN)/runsearch stack wipe
 	rm -rf .stack .stack-test .stack-secure-test .stack-cluster-test .stack-bench

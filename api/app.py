@@ -1,4 +1,4 @@
-"""The HTTP API: `GET /v1/agents/runs` (and its older path `/v1/workflows/runs`), health and metrics."""
+"""The HTTP API: `GET /v1/agents/runs` (at every path the platform serves it: `PATHS`), health and metrics."""
 
 # No `from __future__ import annotations` here: FastAPI must resolve the annotations of the nested handlers.
 import logging
@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import TransportError
@@ -70,6 +71,10 @@ class DevelopmentSecret(RunsearchError):
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# The platform answers the listing at its older path too, under its legacy `/api` prefix as well, and with a trailing
+# slash: each is answered here as is (a redirect would lose the key header with some clients).
+PATHS = [f"{prefix}/v1/{path}{slash}" for prefix in ("", "/api") for path in ("agents/runs", "workflows/runs")
+         for slash in ("", "/")]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -117,8 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     route: dict[str, Any] = dict(response_model=list[WorkflowRun], tags=["Runs"], summary="Get all runs",
                                  description=docs.DESCRIPTION, operation_id="get_workflow_runs_v1_workflows_runs_get")
-    app.get("/v1/agents/runs", **route)(get_workflow_runs)
-    app.get("/v1/workflows/runs", include_in_schema=False, **route)(get_workflow_runs)
+    for path in PATHS:
+        app.get(path, include_in_schema=path == "/v1/agents/runs", **route)(get_workflow_runs)
 
     @app.exception_handler(InvalidCredentials)
     async def invalid_credentials(_: Request, __: InvalidCredentials) -> JSONResponse:
@@ -152,6 +157,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    if settings.cors_origins:
+        # A dashboard on another origin: simple GETs with the key header, nothing credentialed by cookies.
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET"],
+                           allow_headers=["x-api-key"], max_age=600)
     app.add_middleware(RequestLimits)
     app.add_middleware(AccessLog)  # added last: outermost, so refused requests are logged and measured too
     return app

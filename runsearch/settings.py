@@ -118,6 +118,10 @@ class Settings(BaseSettings):
 
     # --- api ---------------------------------------------------------------------------
     bind_host: str = Field("127.0.0.1", description="Address the API and the indexer's metrics bind")
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description=('Origins whose pages may call the API from a browser, as a JSON list (`["https://dash.example"]`); '
+                     "none by default"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Level of the JSON-lines logs of the indexer, the API and the benchmark")
     api_port: int = Field(8000, description="Port the API binds")
@@ -140,7 +144,7 @@ class Settings(BaseSettings):
     )
 
     # --- local stack ---------------------------------------------------------------------
-    stack_dir: Path = Field(Path(".stack"), description="Folder of the local stack's pid files, logs and Kafka data")
+    stack_dir: Path = Field(Path(".stack"), description="Folder of the local stack's pid files, logs and data")
     cache_dir: Path = Field(
         default_factory=_default_cache_dir,
         description="Download cache of the OpenSearch and Kafka distributions",

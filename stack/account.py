@@ -3,6 +3,7 @@ PostgreSQL both refuse to run as root)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import subprocess
@@ -34,10 +35,12 @@ def as_service_user(settings: Settings, argv: Sequence[str]) -> list[str]:
 
 
 def runtime_dir(settings: Settings, server: str, port: int) -> Path:
-    """Where a server keeps its config, data and logs. As root, somewhere the service account can reach."""
+    """Where a server keeps its config, data and logs: the stack folder's own. As root, somewhere the service
+    account can reach (the checkout may not be), keyed by the stack folder so that no two stacks share data."""
+    name = f"{server}-{port}"
     if os.geteuid() == 0:
-        return Path("/var/lib/runsearch") / f"{server}-{port}"
-    return settings.stack_dir.resolve() / server
+        return Path("/var/lib/runsearch") / hashlib.sha256(str(settings.stack_dir.resolve()).encode()).hexdigest()[:12] / name
+    return settings.stack_dir.resolve() / name
 
 
 def hand_over(settings: Settings, folder: Path) -> None:

@@ -71,15 +71,24 @@ def _java(settings: Settings, libs: Path, proc: Managed, config_dir: Path, main:
     ]
 
 
+def data_dir(proc: Managed) -> Path:
+    return proc.state_dir.resolve() / "kafka" / "data"
+
+
+def formatted(proc: Managed) -> bool:
+    """Whether this stack's Kafka has storage (topics, consumer offsets) from an earlier start."""
+    return (data_dir(proc) / "meta.properties").exists()
+
+
 def start(settings: Settings, proc: Managed, libs: Path, secured: security.Material | None) -> int:
     base = proc.state_dir.resolve() / "kafka"
-    data = base / "data"
+    data = data_dir(proc)
     base.mkdir(parents=True, exist_ok=True)
     props = base / "server.properties"
     props.write_text(_properties(settings, data, secured))
     props.chmod(0o600)  # it holds the SASL passwords of a secured stack
     (base / "log4j2.properties").write_text(LOG4J2)
-    if not (data / "meta.properties").exists():
+    if not formatted(proc):
         fmt = _java(settings, libs, proc, base, ["kafka.tools.StorageTool", "format",
                                                  # `=`: a random id may start with "-", which would read as an option
                                                  f"--cluster-id={_cluster_id()}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -56,6 +57,7 @@ class Stack:
         libs = artifacts.kafka_libs(s.cache_dir, s.kafka_version)
         if not self.opensearch.alive() and opensearch.healthy(s):
             raise StackError(f"something else already answers at {s.opensearch_url}; stop it or choose another port")
+        self.discard_orphaned_index()
         for node, proc in enumerate(self.opensearch_nodes):
             if not proc.alive():
                 opensearch.start(s, proc, home, node, self.secured)
@@ -69,6 +71,16 @@ class Stack:
             raise
         kafka.create_topics(s)
 
+    def discard_orphaned_index(self) -> bool:
+        """Before a start: when Kafka is new (its topics and consumer offsets are gone, or were never there), the
+        documents OpenSearch holds came from another Kafka and nothing would keep them current, so OpenSearch starts
+        empty too. True when it had data to discard."""
+        if kafka.formatted(self.kafka) or any(p.alive() for p in self.opensearch_nodes):
+            return False
+        had = any((opensearch.runtime_dir(self.settings, port) / "data").exists() for port in opensearch.ports(self.settings))
+        self._wipe_opensearch()
+        return had
+
     def down(self) -> list[str]:
         """Stop Kafka (first: it flushes faster, and OpenSearch has no dependency on it), then every OpenSearch
         node this folder started, however many the settings name now."""
@@ -79,16 +91,23 @@ class Stack:
         """Delete both servers' data (not the download cache, nor a secured stack's certificates and passwords,
         which its next start loads again); only when neither runs."""
         if any(p.alive() for p in (*self.opensearch_nodes, self.kafka)):
-            raise StackError("stop the stack before wiping its data")
-        for port in opensearch.ports(self.settings):
-            shutil.rmtree(opensearch.runtime_dir(self.settings, port) / "data", ignore_errors=True)
+            raise StackError("stop the stack before wiping its data (`runsearch stack down`)")
+        self._wipe_opensearch()
         shutil.rmtree(self.settings.stack_dir / "kafka", ignore_errors=True)
+
+    def _wipe_opensearch(self) -> None:
+        for port in opensearch.ports(self.settings):
+            run = opensearch.runtime_dir(self.settings, port)
+            shutil.rmtree(run, ignore_errors=True)
+            with contextlib.suppress(OSError):  # the folder of this stack's data, once empty
+                run.parent.rmdir()
 
     def status(self) -> dict[str, dict[str, object]]:
         s = self.settings
         cluster = {"answers": opensearch.healthy(s), "version": opensearch.version(s)}
         nodes: dict[str, dict[str, object]] = {
-            proc.name: {"pid": proc.pid(), "url": url, **cluster, "log": str(proc.log_file)}
-            for proc, url in zip(self.opensearch_nodes, s.opensearch_urls, strict=True)}
+            proc.name: {"pid": proc.pid(), "url": url, **cluster, "data": str(opensearch.runtime_dir(s, port) / "data"),
+                        "log": str(proc.log_file)}
+            for proc, url, port in zip(self.opensearch_nodes, s.opensearch_urls, opensearch.ports(s), strict=True)}
         return {**nodes, "kafka": {"pid": self.kafka.pid(), "bootstrap": s.kafka_bootstrap, "answers": kafka.healthy(s),
-                                   "log": str(self.kafka.log_file)}}
+                                   "data": str(kafka.data_dir(self.kafka)), "log": str(self.kafka.log_file)}}

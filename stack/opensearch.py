@@ -39,8 +39,14 @@ def runtime_dir(settings: Settings, port: int) -> Path:
 
 def prepare(settings: Settings, home: Path, port: int, secured: security.Material | None) -> Path:
     run = runtime_dir(settings, port)
+    marker = run / "opensearch-version"  # OpenSearch cannot open data a newer version wrote
+    if marker.exists() and marker.read_text() != settings.opensearch_version:
+        raise StackError(f"{run} holds the data of OpenSearch {marker.read_text()}, which {settings.opensearch_version} "
+                         "(RUNSEARCH_OPENSEARCH_VERSION) cannot open: set that version again, or start empty with "
+                         "`runsearch stack wipe`")
     for sub in ("data", "logs", "tmp"):
         (run / sub).mkdir(parents=True, exist_ok=True)
+    marker.write_text(settings.opensearch_version)
     config = run / "config"
     if not config.exists():
         shutil.copytree(home / "config", config)
@@ -53,8 +59,8 @@ def prepare(settings: Settings, home: Path, port: int, secured: security.Materia
     options = re.sub(r"^-Xm[sx]\S+$", "", options, flags=re.M)  # the heap comes from OPENSEARCH_JAVA_OPTS
     (config / "jvm.options").write_text(options)
     account.hand_over(settings, run)
-    link = settings.stack_dir / (f"opensearch-{port}" if len(ports(settings)) > 1 else "opensearch")
-    if settings.stack_dir.resolve() != run.parent and not link.exists() and run != link.resolve():
+    link = settings.stack_dir / run.name  # where `stack status` says the data is, also when it lives elsewhere
+    if not link.exists() and run != link.resolve():
         settings.stack_dir.mkdir(parents=True, exist_ok=True)
         link.symlink_to(run)
     return run

@@ -58,11 +58,18 @@ def stack_status() -> None:
 
 
 def _status(stack: Stack) -> None:
-    table = Table("server", "pid", "address", "answers", "version", "log")
+    table = Table("server", "pid", "address", "answers", "version", "data", "log")
     for name, info in stack.status().items():
         table.add_row(name, str(info["pid"] or "-"), str(info.get("url") or info.get("bootstrap")),
-                      "yes" if info["answers"] else "no", str(info.get("version") or "-"), str(info["log"]))
-    console.print(table)
+                      "yes" if info["answers"] else "no", str(info.get("version") or "-"), str(info["data"]), str(info["log"]))
+    console.print(table, soft_wrap=True)
+
+
+@app.command("wipe")
+def stack_wipe() -> None:
+    """Delete the stopped stack's data (OpenSearch's and Kafka's, together); the download cache stays."""
+    Stack(get_settings()).wipe()
+    console.print("wiped: the next `stack up` starts empty")
 
 
 @app.command("fetch")

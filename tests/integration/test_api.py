@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from runsearch.api.app import create_app
+from runsearch.api.app import PATHS, create_app
 from runsearch.contract import WorkflowRun
 from runsearch.demo.dataset import History, final_rows, generate
 from runsearch.indexer.consumer import Indexer
@@ -163,10 +163,16 @@ def test_bad_keys_get_403(world: World, key: str | None) -> None:
         assert (response.status_code, response.json()) == (403, {"detail": "Invalid credentials"})
 
 
-def test_older_path_answers_the_same(world: World) -> None:
+def test_every_path_of_the_platform_answers_the_same_without_a_redirect(world: World) -> None:
+    """The older path, the legacy `/api` prefix and a trailing slash, as the platform serves them."""
     new = world.client.get("/v1/agents/runs", params={"status": "failed"}, headers={"x-api-key": world.keys["a"]})
-    old = world.client.get("/v1/workflows/runs", params={"status": "failed"}, headers={"x-api-key": world.keys["a"]})
-    assert new.status_code == old.status_code == 200 and new.content == old.content
+    assert new.status_code == 200 and new.json()
+    assert "/api/v1/workflows/runs/" in PATHS and len(PATHS) == 8
+    for path in PATHS:
+        other = world.client.get(path, params={"status": "failed"}, headers={"x-api-key": world.keys["a"]},
+                                 follow_redirects=False)
+        assert (path, other.status_code, other.content) == (path, 200, new.content)
+    assert list(world.client.get("/openapi.json").json()["paths"]) == ["/v1/agents/runs"]
 
 
 @pytest.mark.secure

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from runsearch.cli import EXIT_CODES
+from runsearch.cli.stack import cluster_urls
 
 DOWN = "http://127.0.0.1:9"  # nothing listens on the discard port
 
@@ -51,3 +52,8 @@ def test_a_service_crash_is_a_json_log_line() -> None:
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert [(line["level"], line["msg"]) for line in lines][-1] == ("error", "the api stopped")
     assert "JWT" in lines[-1]["error"]
+
+
+def test_stack_nodes_take_consecutive_ports_from_the_first_url() -> None:
+    assert cluster_urls("http://127.0.0.1:9200", 3) == "http://127.0.0.1:9200,http://127.0.0.1:9201,http://127.0.0.1:9202"
+    assert cluster_urls("https://127.0.0.1", 2) == "https://127.0.0.1:9200,https://127.0.0.1:9201"
