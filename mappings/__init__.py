@@ -43,9 +43,10 @@ def schema() -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-# Runs per primary shard of the runs index when its shard count is not set: about 13 GB of documents a shard at the
-# 2.6 KB a run measured (README, "Capacity"), inside the 10-50 GB OpenSearch recommends for search.
-RUNS_PER_SHARD = 5_000_000
+# Runs per primary shard of the runs index when its shard count is not set (README, "Capacity"): the slowest class's
+# `took` grows with the runs a shard holds (7 ms p50 at 1,000,000), so about 14 ms at this size; 3.9 GB a shard at
+# the 1,947 bytes a run measured.
+RUNS_PER_SHARD = 2_000_000
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     index_prefix: str = Field("runsearch", description="Prefix of every index and alias runsearch creates")
     expected_runs: int = Field(
         1_000_000, ge=1,
-        description="Runs a new runs index is sized for: one primary shard per 5,000,000 (README, \"Capacity\")")
+        description="Runs a new runs index is sized for: one primary shard per 2,000,000 (README, \"Capacity\")")
     runs_shards: int | None = Field(
         None, ge=1, le=1024,
         description="Primary shards of a new runs index, instead of the count from `RUNSEARCH_EXPECTED_RUNS`")

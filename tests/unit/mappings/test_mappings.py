@@ -44,8 +44,8 @@ def test_write_aliases_name_their_generation() -> None:
 
 @pytest.mark.parametrize("given, runs_shards, index_settings", [
     ({}, 1, {"auto_expand_replicas": "0-1"}),
-    ({"expected_runs": 12_000_000}, 3, {"auto_expand_replicas": "0-1"}),
-    ({"expected_runs": 5_000_000, "index_replicas": "1-all"}, 1, {"auto_expand_replicas": "1-all"}),
+    ({"expected_runs": 12_000_000}, 6, {"auto_expand_replicas": "0-1"}),
+    ({"expected_runs": 2_000_001, "index_replicas": "1-all"}, 2, {"auto_expand_replicas": "1-all"}),
     ({"expected_runs": 10**9, "runs_shards": 7, "index_replicas": "2"}, 7,
      {"number_of_replicas": 2, "auto_expand_replicas": False}),
 ])
