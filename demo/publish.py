@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from runsearch import clients
-from runsearch.demo.dataset import RowChange
+from runsearch.demo.dataset import RowChange, generate
 from runsearch.demo.events import Encoder
 from runsearch.errors import RunsearchError
 from runsearch.settings import Settings
@@ -59,6 +59,20 @@ def publish(settings: Settings, changes: Iterable[RowChange], encoder: Encoder |
     if failures:
         raise NotDelivered(f"{len(failures):,} of {sent:,} messages were not delivered; first: {failures[0]!r}")
     return sent
+
+
+DEMO_RUNS = 3_000
+
+
+def load_demo(settings: Settings) -> tuple[str, bool]:
+    """Publish the demo history (3,000 runs, keys signed with the settings' JWT secret) unless the runs topic already
+    holds events; returns an API key of its first organization and whether anything was published. The history is
+    generated from a fixed seed, so the key is the same every time."""
+    history = generate(runs=DEMO_RUNS, secret=settings.jwt_secret.get_secret_value())
+    published = topics_empty(settings)
+    if published:
+        publish(settings, history.changes)
+    return history.api_keys[sorted(history.api_keys)[0]], published
 
 
 def examples(settings: Settings, api_key: str) -> list[str]:

@@ -33,6 +33,7 @@ from runsearch.indexer.decode import Change, decode
 from runsearch.indexer.isolation import apply_isolating
 from runsearch.indexer.pipeline import Outcome
 from runsearch.indexer.ports import Applier
+from runsearch.indexer.progress import Progress
 from runsearch.indexer.tables import topics
 from runsearch.indexer.writer import NoGeneration, Writer
 from runsearch.mappings import Generation
@@ -117,6 +118,8 @@ class Indexer:
         self._applied: dict[TopicPartition, int] = {}  # per partition, the offset after the last event applied
         self._uncommitted = False  # a commit failed: try again, even when no more events come
         self._indices_ready = rebuild is not None  # a rebuild's indices are created by its caller
+        self.progress = Progress(settings.progress_interval_seconds)
+        self._lag = 0
 
     def stop(self, *_: object) -> None:
         self.stopping.set()
@@ -148,6 +151,9 @@ class Indexer:
         elif self._uncommitted:
             self._commit()
         self._update_lag()
+        if (line := self.progress.due()) is not None:
+            log.info("progress", extra={"fields": {**line, "lag": self._lag,
+                                                   "newest_change_age_seconds": round(metrics.change_age(), 1)}})
         return len(messages)
 
     def _prepare(self) -> bool:
@@ -171,6 +177,7 @@ class Indexer:
             self._applied[tp] = max(self._applied.get(tp, 0), rec.offset + 1)
         self._commit()
         self._count(changes, isolated.outcome)
+        self.progress.add(len(messages), isolated.outcome.documents_written, len(dead))
 
     def _send(self, letters: list[deadletter.Letter]) -> bool:
         """Every dead letter acknowledged by the broker (raises if one is not, to be retried: at-least-once)."""
@@ -250,8 +257,10 @@ class Indexer:
             ends = self.consumer.end_offsets(assigned)
         except KafkaError:
             return
-        for tp in assigned:
-            metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(ends[tp] - self.consumer.position(tp), 0))
+        lags = {tp: max(ends[tp] - self.consumer.position(tp), 0) for tp in assigned}
+        for tp, lag in lags.items():
+            metrics.LAG.labels(tp.topic, str(tp.partition)).set(lag)
+        self._lag = sum(lags.values())
 
     def run(self) -> None:
         log.info("indexer started", extra={"fields": {"topics": sorted(self.tables), "group": self.consumer.config["group_id"]}})

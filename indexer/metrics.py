@@ -28,7 +28,14 @@ NEWEST_CHANGE = Gauge("runsearch_indexer_newest_change_timestamp_seconds",
 CHANGE_AGE = Gauge("runsearch_indexer_newest_change_age_seconds",
                    "Seconds since the source committed the newest change applied")
 _newest = 0.0
-CHANGE_AGE.set_function(lambda: time.time() - _newest if _newest else 0.0)
+
+
+def change_age() -> float:
+    """Seconds since the source committed the newest change applied (0 before the first)."""
+    return time.time() - _newest if _newest else 0.0
+
+
+CHANGE_AGE.set_function(change_age)
 
 
 def change_applied(ts_ms: int) -> None:

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
         default_factory=list,
         description=('Origins whose pages may call the API from a browser, as a JSON list (`["https://dash.example"]`); '
                      "none by default"))
+    progress_interval_seconds: float = Field(
+        30.0, ge=0,
+        description="Seconds between the indexer's progress log lines (events/s, lag, documents, dead letters); 0: none")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Level of the JSON-lines logs of the indexer, the API and the benchmark")
     api_port: int = Field(8000, description="Port the API binds")

@@ -10,12 +10,9 @@ import urllib.request
 from pathlib import Path
 
 from runsearch.demo import publish
-from runsearch.demo.dataset import generate
 from runsearch.settings import Settings
 from runsearch.stack.launcher import Stack
 from runsearch.stack.processes import Managed, StackError, wait_until
-
-DEMO_RUNS = 3_000
 
 
 class Service:
@@ -36,12 +33,9 @@ class Service:
     def up(self) -> str:
         """Start everything, load the demo data once, wait until it is searchable; returns a demo API key."""
         self.stack.up()
-        history = generate(runs=DEMO_RUNS, secret=self.settings.jwt_secret.get_secret_value())
-        if publish.topics_empty(self.settings):
-            publish.publish(self.settings, history.changes)
+        key, _ = publish.load_demo(self.settings)
         self._start(self.indexer, "indexer")
         self._start(self.api, "api")
-        key = history.api_keys[sorted(history.api_keys)[0]]
         wait_until(lambda: self._answers(key), self.settings.startup_timeout_seconds, self.api)
         return key
 

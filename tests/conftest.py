@@ -29,15 +29,34 @@ SECURE_TEST_PORTS = {"RUNSEARCH_OPENSEARCH_URL": "http://127.0.0.1:19400", "RUNS
 
 
 def _testcontainers() -> Iterator[dict[str, str]]:
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.opensearch import OpenSearchContainer
+    """Both servers as generic containers configured as in docker-compose.yml (testcontainers' own OpenSearch and
+    Kafka modules are deprecated, and the latter refuses `apache/kafka` in KRaft mode). Kafka's host listener is
+    advertised on a free port bound to the same port, so clients keep reaching it after bootstrap. Not run where no
+    Docker engine exists (as on the machine this suite is developed on)."""
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
 
-    version = Settings().opensearch_version
-    with OpenSearchContainer(f"opensearchproject/opensearch:{version}") as search, \
-            KafkaContainer("apache/kafka:4.1.1").with_kraft() as broker:
-        host, port = search.get_container_host_ip(), search.get_exposed_port(9200)
-        yield {"RUNSEARCH_OPENSEARCH_URL": f"http://{host}:{port}",
-               "RUNSEARCH_KAFKA_BOOTSTRAP": broker.get_bootstrap_server()}
+    from tests.harness import free_port
+
+    host_port = free_port()
+    search = (DockerContainer(f"opensearchproject/opensearch:{Settings().opensearch_version}")
+              .with_env("discovery.type", "single-node").with_env("DISABLE_SECURITY_PLUGIN", "true")
+              .with_env("DISABLE_INSTALL_DEMO_CONFIG", "true").with_env("OPENSEARCH_JAVA_OPTS", "-Xms1g -Xmx1g")
+              .with_exposed_ports(9200)
+              .waiting_for(HttpWaitStrategy(9200, "/_cluster/health").for_status_code(200).with_startup_timeout(180)))
+    broker = DockerContainer("apache/kafka:4.1.1").with_bind_ports(9094, host_port).waiting_for(
+        LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(120))
+    for name, value in {"KAFKA_NODE_ID": "1", "KAFKA_PROCESS_ROLES": "broker,controller",
+                        "KAFKA_LISTENERS": "INTERNAL://:9092,HOST://:9094,CONTROLLER://:9093",
+                        "KAFKA_ADVERTISED_LISTENERS": f"INTERNAL://localhost:9092,HOST://127.0.0.1:{host_port}",
+                        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,HOST:PLAINTEXT",
+                        "KAFKA_INTER_BROKER_LISTENER_NAME": "INTERNAL", "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+                        "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093", "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+                        "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false"}.items():
+        broker = broker.with_env(name, value)
+    with search, broker:
+        yield {"RUNSEARCH_OPENSEARCH_URL": f"http://{search.get_container_host_ip()}:{search.get_exposed_port(9200)}",
+               "RUNSEARCH_KAFKA_BOOTSTRAP": f"127.0.0.1:{host_port}"}
 
 
 # Bulk requests over this get OpenSearch's 413 (its default is 100 MB): low enough for a test to cross it.

@@ -74,6 +74,28 @@ def _service_up(settings: Settings) -> Service:
 
 
 @app.command()
+def topics() -> None:
+    """Create the CDC topics (compacted) and the dead-letter topic where missing, on RUNSEARCH_KAFKA_BOOTSTRAP."""
+    from runsearch.stack.kafka import create_topics
+
+    created = create_topics(get_settings())
+    console.print(f"created: {', '.join(created) or 'none (all there)'}")
+
+
+@app.command()
+def demo() -> None:
+    """Publish the demo data (3,000 runs) unless the runs topic holds events, and print an API key and examples."""
+    from runsearch.demo.publish import examples, load_demo
+
+    settings = get_settings()
+    key, published = load_demo(settings)
+    console.print("demo data published" if published else "the runs topic already holds events: nothing published")
+    console.print(f"an API key of the demo data: {key}", soft_wrap=True, highlight=False)
+    for line in examples(settings, key):
+        console.print(line, soft_wrap=True, highlight=False)
+
+
+@app.command()
 def up() -> None:
     """Start the stack, the indexer and the API in the background, with demo data."""
     _service_up(get_settings())

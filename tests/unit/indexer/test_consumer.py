@@ -5,6 +5,7 @@ against the real servers: tests/integration/test_indexer.py and test_restarts.py
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from runsearch.errors import DataError
 from runsearch.indexer.consumer import Indexer
 from runsearch.indexer.decode import Change
 from runsearch.indexer.pipeline import Outcome
+from runsearch.indexer.progress import Progress
 from runsearch.indexer.store import WriteError
 from runsearch.settings import Settings
 from tests.unit.indexer.events import RUN
@@ -221,3 +223,17 @@ def test_a_whole_batch_of_poison_is_committed_once_its_letters_are_sent(value: b
     live, consumer, producer, writer, _ = indexer([records(0, 0, ["wr_a", "wr_b"], value=value)])
     live.run_once()
     assert len(producer.sent) == 2 and writer.applied == [] and consumer.commits == [{0: 2}]
+
+
+def test_a_progress_line_says_what_was_done_since_the_last(caplog: pytest.LogCaptureFixture) -> None:
+    live, consumer, _, _, _ = indexer([records(0, 0, ["wr_a", "wr_b"]), records(0, 2, ["wr_c"], value=b"not json")])
+    ticks = iter([0.0, 0.5, 4.0, 4.5, 5.0])
+    live.progress = Progress(interval=2.0, clock=lambda: next(ticks))
+    consumer.end_offsets = lambda parts: {tp: 5 for tp in parts}  # type: ignore[method-assign]  # 5 behind on each of 3
+    with caplog.at_level(logging.INFO, logger="runsearch.indexer.consumer"):
+        live.run_once()  # at 0.5 s: nothing due yet
+        live.run_once()  # at 4.0 s: a line for both batches
+        live.run_once()  # at 4.5 s: the next one is 2 s away
+    lines = [r.fields for r in caplog.records if r.getMessage() == "progress"]  # type: ignore[attr-defined]
+    assert lines == [{"seconds": 4.0, "events": 3, "events_per_second": 0.8, "documents_written": 0, "dead_letters": 1,
+                      "lag": 15, "newest_change_age_seconds": pytest.approx(lines[0]["newest_change_age_seconds"])}]
