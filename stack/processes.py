@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from runsearch.errors import RunsearchError
 
 
@@ -34,10 +36,9 @@ class Managed:
         try:
             pid = int(self.pid_file.read_text().strip())
             cmdline = _cmdline(pid)
-        except (OSError, ValueError):
+        except (OSError, ValueError, psutil.Error):
             return None
-        marker = str(self.state_dir.resolve()).encode()
-        return pid if marker in cmdline else None
+        return pid if str(self.state_dir.resolve()) in cmdline else None
 
     def start(self, argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> int:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -76,25 +77,26 @@ class Managed:
             return "(no log)"
 
 
-def _cmdline(pid: int) -> bytes:
-    """A process's command line. It reads empty for a moment while the process execs (setpriv starting a
-    server, say): read again then, or a just-started server would look gone."""
+def _cmdline(pid: int) -> str:
+    """A process's command line (psutil: /proc here, the system's own interface elsewhere). It reads empty for a
+    moment while the process execs (setpriv starting a server, say): read again then, or a just-started server
+    would look gone."""
+    cmdline: list[str] = []
     for _ in range(50):
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        cmdline = psutil.Process(pid).cmdline()
         if cmdline:
             break
         time.sleep(0.01)
-    return cmdline
+    return "\0".join(cmdline)
 
 
 def _running(pid: int) -> bool:
     """True while the process exists and is not a zombie (a zombie child of ours is reaped here)."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
-    except (OSError, IndexError):
+        if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+            return True
+    except psutil.Error:
         return False
-    if state != "Z":
-        return True
     with contextlib.suppress(ChildProcessError):  # not our child: nothing to reap
         os.waitpid(pid, os.WNOHANG)
     return False

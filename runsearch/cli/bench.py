@@ -11,6 +11,7 @@ from rich.table import Table
 from runsearch import logs
 from runsearch.cli.render import console
 from runsearch.cli.service import StackDir, settings_with
+from runsearch.errors import RunsearchError
 
 app = typer.Typer(no_args_is_help=True, help="Benchmarks on servers of their own (they print figures).")
 
@@ -29,8 +30,12 @@ def bench_run(
     out: Path = typer.Option(Path("bench-results.json"), help="Where the results go (JSON)"),
 ) -> None:
     """runsearch against the platform's SQL on PostgreSQL, on one generated dataset: prints the tables."""
-    from runsearch.bench import report
-    from runsearch.bench.suite import Bench, Options
+    try:
+        from runsearch.bench import report
+        from runsearch.bench.suite import Bench, Options
+    except ModuleNotFoundError as err:
+        raise RunsearchError(f"the benchmark needs its extra ({err.name} is missing): pip install 'runsearch[bench]' "
+                             "(`make bench` installs it)") from None
 
     bench = Bench(Options(runs=runs, indexers=indexers, requests=requests, clients=clients, load_seconds=load_seconds,
                           fresh_rate=fresh_rate, fresh_seconds=fresh_seconds,
