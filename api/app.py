@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runsearch import clients
 from runsearch.api import docs
+from runsearch.api.answers import Answers
 from runsearch.api.auth import Authenticator, InvalidCredentials
 from runsearch.api.limits import RequestLimits
 from runsearch.api.query import PageTooDeep, translate
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         os = clients.async_opensearch(settings, settings.search_timeout_seconds)
         app.state.os = os
+        app.state.answers = Answers(settings.answer_cache_seconds, settings.answer_cache_bytes)
         app.state.auth = Authenticator(os, names.read_alias("keys"), settings.jwt_secret.get_secret_value(),
                                        settings.auth_cache_seconds)
         yield
@@ -109,6 +111,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         organization_id: Annotated[str, Depends(organization)],
     ) -> Response:
         body = translate(organization_id, asked.filters, asked.page, asked.page_size, settings.max_result_window)
+        answers: Answers = request.app.state.answers
+        key = answers.key(body)
+        if (cached := answers.get(key)) is not None:
+            return Response(cached, media_type="application/json")
         try:
             # A shard that cannot answer (its node lost, no copy left yet) fails the search rather than leaving its
             # runs out of a 200: the filter path would hide `_shards.failed`.
@@ -118,7 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise Unavailable from err
         # Each run is stored as the JSON text of the response object: joined as is, never re-encoded.
         runs = [hit["_source"]["run"] for hit in found.get("hits", {}).get("hits", ())]
-        return Response(f"[{','.join(runs)}]", media_type="application/json")
+        answer = f"[{','.join(runs)}]".encode()
+        answers.put(key, answer)
+        return Response(answer, media_type="application/json")
 
     route: dict[str, Any] = dict(response_model=list[WorkflowRun], tags=["Runs"], summary="Get all runs",
                                  description=docs.DESCRIPTION, operation_id="get_workflow_runs_v1_workflows_runs_get")

@@ -137,6 +137,12 @@ class Settings(BaseSettings):
         30.0, ge=0, le=60,
         description="How long a key check is cached; a revoked key stops working within it",
     )
+    answer_cache_seconds: float = Field(
+        0.5, ge=0, le=60,
+        description=("How long the API reuses the answer of an identical listing (same organization, filters and page); "
+                     "keep it at most the runs index's refresh interval (500 ms), so no answer is older than one refresh; "
+                     "0: off"))
+    answer_cache_bytes: int = Field(64 * 2**20, ge=0, description="Most bytes of answers the API keeps for reuse")
     search_timeout_seconds: float = Field(
         2.0, gt=0,
         description="OpenSearch request timeout of the API; beyond it the API answers 503",

@@ -115,6 +115,7 @@ def isolated_settings(servers: dict[str, str]) -> Settings:
         deadletter_topic=f"t-{tag}.deadletter",
         consumer_group=f"t-{tag}-indexer",
         indexer_metrics_port=0,
+        answer_cache_seconds=0,  # tests read right after a refresh; the answer cache has its own tests
         poll_timeout_ms=100,
     )
 

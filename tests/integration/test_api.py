@@ -8,12 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import jwt
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 
+from runsearch.api.answers import Answers
 from runsearch.api.app import PATHS, create_app
 from runsearch.contract import WorkflowRun
 from runsearch.demo.dataset import History, final_rows, generate
@@ -233,3 +236,50 @@ def test_hostile_search_keys_are_literal(world: World, term: str) -> None:
 def test_long_repetitive_search_keys_are_searched(world: World, term: str) -> None:
     """Their matchers take more work to build than OpenSearch allows by default; the query raises the limit."""
     assert world.ids(search_key=term) == ["wr_a08"]
+
+
+def test_identical_listings_reuse_an_answer_within_its_time_and_keys_are_checked_every_time(servers: dict[str, str]) -> None:
+    settings = isolated_settings(servers).model_copy(update={"auth_cache_seconds": 0})
+    secret = settings.jwt_secret.get_secret_value()
+    history = generate(runs=30, organizations=1, seed=5, secret=secret)
+    org = sorted(history.api_keys)[0]
+    doomed = jwt.encode({"sub": org, "k": "doomed"}, secret, algorithm="HS256")
+    history.add("organization_auth_tokens", "c", {"id": "t_doomed", "organization_id": org, "token_type": "api",
+                                                  "token": doomed, "valid": True})
+    produce(settings, history.changes)
+    indexer = Indexer(settings)
+
+    def applied() -> None:
+        drain(indexer)
+        refresh(settings)
+
+    applied()
+    now = [0.0]
+    with TestClient(create_app(settings)) as client:
+        client.app.state.answers = Answers(seconds=0.5, max_bytes=2**20, clock=lambda: now[0])  # type: ignore[attr-defined]
+
+        def listing(key: str, **params: object) -> list[str]:
+            response = client.get("/v1/agents/runs", params=params, headers={"x-api-key": key})
+            assert response.status_code == 200, response.text
+            return [run["workflow_run_id"] for run in response.json()]
+
+        hits = REGISTRY.get_sample_value("runsearch_api_answer_cache_total", {"outcome": "hit"}) or 0.0
+        before = listing(doomed)
+        history.add("workflow_runs", "c", {"workflow_run_id": "wr_newest", "workflow_id": "w", "workflow_permanent_id": "wp",
+                                           "organization_id": org, "status": "queued", "created_at": 2**62, "modified_at": 0})
+        produce(settings, history.changes[-1:])
+        applied()
+        now[0] = 0.4  # within the answer's time: the same listing, by any key of the organization, is the answer kept
+        assert listing(doomed) == listing(history.api_keys[org]) == before
+        assert listing(doomed, page_size=5)[0] == "wr_newest"  # another page is another search
+        assert REGISTRY.get_sample_value("runsearch_api_answer_cache_total", {"outcome": "hit"}) == hits + 2
+        now[0] = 0.6  # past it: OpenSearch answers again
+        assert listing(doomed)[0] == "wr_newest"
+        history.add("organization_auth_tokens", "u", {"id": "t_doomed", "organization_id": org, "token_type": "api",
+                                                      "token": doomed, "valid": False})
+        produce(settings, history.changes[-1:])
+        applied()
+        now[0] = 0.7  # its answer is still kept, but the key is checked first
+        assert client.get("/v1/agents/runs", headers={"x-api-key": doomed}).status_code == 403
+        assert listing(history.api_keys[org])[0] == "wr_newest"
+    indexer.close()
