@@ -165,7 +165,10 @@ class Settings(BaseSettings):
     )
     kafka_version: str = Field("4.1.1", description="Kafka version of the local stack (4.x, KRaft)")
     java_home: Path | None = Field(None, description="JDK for both servers (default: JAVA_HOME, else the system Java 17)")
-    opensearch_heap: str = Field("1g", description="OpenSearch heap size")
+    opensearch_heap: str = Field(
+        "auto", pattern=r"^(auto|\d+[mg])$",
+        description=("OpenSearch heap size of each local node (`512m`, `4g`); `auto`: a quarter of the machine's memory, "
+                     "between 1g and 4g (the heap the README's figures were measured with is 4g)"))
     opensearch_max_content_length: str = Field(
         "100mb",
         description=("OpenSearch's `http.max_content_length` in the local stack (the test stack lowers it to prove bulk "

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
+import psutil
 from opensearchpy.exceptions import OpenSearchException
 
 from runsearch import clients
@@ -102,9 +103,18 @@ def start(settings: Settings, proc: Managed, home: Path, node: int, secured: sec
         "OPENSEARCH_JAVA_HOME": str(java_home(settings)),
         "OPENSEARCH_PATH_CONF": str(run / "config"),
         "OPENSEARCH_TMPDIR": str(run / "tmp"),
-        "OPENSEARCH_JAVA_OPTS": f"-Xms{settings.opensearch_heap} -Xmx{settings.opensearch_heap}",
+        "OPENSEARCH_JAVA_OPTS": f"-Xms{heap(settings)} -Xmx{heap(settings)}",
     }
     return proc.start(argv, env, cwd=run)
+
+
+def heap(settings: Settings, memory: int | None = None) -> str:
+    """The heap of each node: as set, or a quarter of the machine's memory (the rest is the page cache the index is
+    searched from, and the other servers), at least 1g and at most 4g."""
+    if settings.opensearch_heap != "auto":
+        return settings.opensearch_heap
+    quarter_gib = (memory if memory is not None else psutil.virtual_memory().total) // 4 // 2**30
+    return f"{min(max(quarter_gib, 1), 4)}g"
 
 
 def healthy(settings: Settings) -> bool:

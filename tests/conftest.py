@@ -61,6 +61,8 @@ def _testcontainers() -> Iterator[dict[str, str]]:
 
 # Bulk requests over this get OpenSearch's 413 (its default is 100 MB): low enough for a test to cross it.
 TEST_MAX_CONTENT_LENGTH = "16mb"
+# Test stacks run beside each other (the cluster test's two nodes beside the session's node): 1g each.
+TEST_HEAP = "1g"
 
 
 def _test_stack() -> Stack:
@@ -68,7 +70,7 @@ def _test_stack() -> Stack:
     ports = SECURE_TEST_PORTS if secure else TEST_PORTS
     return Stack(Settings(stack_dir=".stack-secure-test" if secure else ".stack-test",
                           opensearch_url=ports["RUNSEARCH_OPENSEARCH_URL"], kafka_bootstrap=ports["RUNSEARCH_KAFKA_BOOTSTRAP"],
-                          opensearch_max_content_length=TEST_MAX_CONTENT_LENGTH), secure=secure)
+                          opensearch_max_content_length=TEST_MAX_CONTENT_LENGTH, opensearch_heap=TEST_HEAP), secure=secure)
 
 
 def _client_variables() -> list[str]:

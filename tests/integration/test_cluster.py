@@ -20,7 +20,7 @@ from runsearch.demo.dataset import final_rows, generate
 from runsearch.mappings import Names
 from runsearch.settings import Settings
 from runsearch.stack.launcher import Stack
-from tests.conftest import isolated_settings
+from tests.conftest import TEST_HEAP, isolated_settings
 from tests.harness import documents, indexer_process, produce, served_api, wait_for_documents
 from tests.model import assert_documents_match, expected
 
@@ -33,7 +33,8 @@ KAFKA = "127.0.0.1:19692"
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Stack]:
     """Its own stack: two OpenSearch nodes (the first the cluster manager) and a Kafka broker."""
-    stack = Stack(Settings(stack_dir=".stack-cluster-test", opensearch_url=NODES, kafka_bootstrap=KAFKA))  # type: ignore[call-arg]
+    stack = Stack(Settings(stack_dir=".stack-cluster-test", opensearch_url=NODES, kafka_bootstrap=KAFKA,  # type: ignore[call-arg]
+                           opensearch_heap=TEST_HEAP))
     stack.down()
     stack.wipe()
     stack.up()

@@ -49,3 +49,9 @@ def test_data_of_another_version_is_refused_with_the_fix(tmp_path: Path) -> None
         opensearch.prepare(newer, home, 19900, None)
     Stack(settings).wipe()
     assert not run.exists()
+
+
+def test_the_heap_is_a_quarter_of_the_memory_between_1g_and_4g(tmp_path: Path) -> None:
+    auto = Settings(stack_dir=tmp_path)  # type: ignore[call-arg]
+    assert [opensearch.heap(auto, gib * 2**30) for gib in (2, 8, 12, 24, 64)] == ["1g", "2g", "3g", "4g", "4g"]
+    assert opensearch.heap(auto.model_copy(update={"opensearch_heap": "512m"}), 64 * 2**30) == "512m"
