@@ -20,7 +20,7 @@ from runsearch.api import docs
 from runsearch.api.answers import Answers
 from runsearch.api.auth import Authenticator, InvalidCredentials
 from runsearch.api.limits import RequestLimits
-from runsearch.api.query import PageTooDeep, translate
+from runsearch.api.query import SEARCH_PARAMS, PageTooDeep, translate
 from runsearch.contract import WorkflowRun
 from runsearch.errors import RunsearchError
 from runsearch.mappings import Names
@@ -116,10 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if (cached := answers.get(key)) is not None:
             return Response(cached, media_type="application/json")
         try:
-            # A shard that cannot answer (its node lost, no copy left yet) fails the search rather than leaving its
-            # runs out of a 200: the filter path would hide `_shards.failed`.
-            found = await request.app.state.os.search(index=names.read_alias("runs"), body=body, params={
-                "filter_path": "hits.hits._source.run", "allow_partial_search_results": "false"})
+            found = await request.app.state.os.search(index=names.read_alias("runs"), body=body, params=SEARCH_PARAMS)
         except (OpenSearchConnectionError, TransportError) as err:
             raise Unavailable from err
         # Each run is stored as the JSON text of the response object: joined as is, never re-encoded.

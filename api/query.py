@@ -44,6 +44,12 @@ def search_clause(term: str) -> dict[str, Any]:
     return {"match": {f"{SEARCH_FIELD}.short": {"query": term, "operator": "and"}}}
 
 
+# The request parameters of every listing search: only the stored responses come back, and a shard that cannot
+# answer (its node lost, no copy left yet) fails the search rather than leaving its runs out of a 200 (the filter
+# path would hide `_shards.failed`).
+SEARCH_PARAMS = {"filter_path": "hits.hits._source.run", "allow_partial_search_results": "false"}
+
+
 def translate(organization_id: str, filters: RunFilters, page: int, page_size: int, max_window: int) -> dict[str, Any]:
     if page * page_size > max_window:
         raise PageTooDeep(f"page * page_size must not exceed {max_window}: only the first {max_window} runs of a "

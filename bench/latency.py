@@ -1,5 +1,5 @@
-"""Latency of one query class: sequential requests over a keep-alive connection, and OpenSearch's own
-`took` for the same search."""
+"""Latency of one query class, layer by layer: the endpoint (sequential requests over a keep-alive connection),
+the same search sent to OpenSearch directly (its client and HTTP, without the API), and OpenSearch's own `took`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from opensearchpy import OpenSearch
 
-from runsearch.api.query import translate
+from runsearch.api.query import SEARCH_PARAMS, translate
 from runsearch.bench.classes import QueryClass
 
 PATH = "/v1/agents/runs"
@@ -59,3 +59,14 @@ def opensearch_took(os: OpenSearch, index: str, query: QueryClass, requests: int
     """OpenSearch's `took` (ms) of the very search body the API sends for this class."""
     body = translate(query.organization, query.filters(), query.page, query.page_size, max_window)
     return _timed(lambda: float(os.search(index=index, body=body)["took"]), requests, budget_seconds, minimum=10)
+
+
+def opensearch_direct(os: OpenSearch, index: str, query: QueryClass, requests: int, max_window: int,
+                      budget_seconds: float = 60) -> dict[str, float]:
+    """Milliseconds at the client of the very search the API sends (its body and parameters), sent directly."""
+    body = translate(query.organization, query.filters(), query.page, query.page_size, max_window)
+
+    def call() -> None:
+        os.search(index=index, body=body, params=SEARCH_PARAMS)
+
+    return _timed(call, requests, budget_seconds, minimum=10)

@@ -19,6 +19,10 @@ def test_a_row_per_class_with_the_ratio_to_the_baseline() -> None:
     first = RESULTS["classes"][0]
     assert rows[0][0] == first["name"]
     assert rows[0][-1] == f"{first['baseline_ms']['p50'] / first['runsearch_ms']['p50']:.1f}×"
+    assert rows[0][3] == "-"  # that run did not send the searches to OpenSearch directly
+    measured = copy.deepcopy(RESULTS)
+    measured["classes"][0]["opensearch_direct_ms"] = {"p50": 3.25, "p95": 4.0, "p99": 6.5}
+    assert report.rows(measured)[0][3] == "3.2 / 6.5"
 
 
 def test_targets_are_judged_from_the_figures() -> None:
