@@ -152,9 +152,17 @@ class Indexer:
             self._commit()
         self._update_lag()
         if (line := self.progress.due()) is not None:
-            log.info("progress", extra={"fields": {**line, "lag": self._lag,
-                                                   "newest_change_age_seconds": round(metrics.change_age(), 1)}})
+            self._report({**line, "lag": self._lag, "newest_change_age_seconds": round(metrics.change_age(), 1)})
         return len(messages)
+
+    def _report(self, progress: dict[str, float]) -> None:
+        """The progress line in the log, and as this indexer's heartbeat where `status` reads it (a heartbeat that
+        fails is only logged: it must never hold up indexing)."""
+        log.info("progress", extra={"fields": progress})
+        try:
+            self.writer.heartbeat(self.consumer.config["group_id"], {**progress, "newest_change_at": metrics.newest_change()})
+        except (TransportError, OSError) as err:
+            log.warning("heartbeat failed", extra={"fields": {"error": type(err).__name__}})
 
     def _prepare(self) -> bool:
         self.writer.prepare()

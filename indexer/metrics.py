@@ -30,6 +30,11 @@ CHANGE_AGE = Gauge("runsearch_indexer_newest_change_age_seconds",
 _newest = 0.0
 
 
+def newest_change() -> float | None:
+    """Source commit time (epoch seconds) of the newest change applied, None before the first."""
+    return _newest or None
+
+
 def change_age() -> float:
     """Seconds since the source committed the newest change applied (0 before the first)."""
     return time.time() - _newest if _newest else 0.0

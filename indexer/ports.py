@@ -33,6 +33,11 @@ class Applier(Protocol):
 
     def apply(self, changes: list[Change]) -> Outcome: ...
 
+    def heartbeat(self, group: str, fields: dict[str, Any]) -> None:
+        """Say where this indexer of consumer group `group` stands, where operators read it (with each progress
+        line)."""
+        ...
+
 
 class Store(Protocol):
     def mget(self, index: str, ids: Iterable[str]) -> dict[str, Versioned]:

@@ -4,11 +4,13 @@ mappings (read again for each batch), or, for a rebuild, the one it builds."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from runsearch import clients
 from runsearch.errors import RunsearchError
 from runsearch.indexer import generations, store
 from runsearch.indexer.decode import Change
+from runsearch.indexer.heartbeat import Heartbeat
 from runsearch.indexer.pipeline import Outcome, Pipeline
 from runsearch.mappings import Generation, Layout, Names
 from runsearch.settings import Settings
@@ -34,11 +36,17 @@ class Writer:
         self.names = Names(settings.index_prefix)
         self.targets = generations.Targets(self.os, self.names)
         self.backend = store.OpenSearchStore(self.os, settings.bulk_max_bytes)
+        self._heartbeat: Heartbeat | None = None
 
     def prepare(self) -> None:
         """Before the first batch of the live indexer: a first generation exists (created when none does)."""
         if self.only is None:
             generations.ensure_first(self.os, self.names, Layout.of(self.settings))
+
+    def heartbeat(self, group: str, fields: dict[str, Any]) -> None:
+        if self._heartbeat is None:
+            self._heartbeat = Heartbeat(self.os, self.names, group)
+        self._heartbeat.beat(fields)
 
     def pipeline(self, generation: Generation) -> Pipeline:
         return Pipeline(self.backend, generation, self.settings.fan_out_slice, self.progress,

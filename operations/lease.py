@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from opensearchpy import ConflictError, NotFoundError, OpenSearch
 
 from runsearch.errors import RunsearchError
+from runsearch.indexer.heartbeat import ensure_operations_index
 from runsearch.mappings import Names
 
 LEASE_ID = "rebuild"
@@ -64,8 +65,7 @@ class Holder:
 
     def __init__(self, os: OpenSearch, names: Names, generation: int, seconds: float) -> None:
         self.os, self.names, self.seconds = os, names, seconds
-        if not os.indices.exists(index=names.operations_index()):
-            os.indices.create(index=names.operations_index(), body={"mappings": {"dynamic": False}}, ignore=400)
+        ensure_operations_index(os, names)
         now = time.time()
         self.lease = Lease(f"{socket.gethostname()}:{os_module.getpid()}", generation, now, now + seconds)
         found = _read(os, names)

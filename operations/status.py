@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import urllib.request
+import time
 from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
+from opensearchpy import OpenSearch
 
 from runsearch import clients, mappings
-from runsearch.indexer import generations, offsets
+from runsearch.indexer import generations, heartbeat, offsets
 from runsearch.indexer.generations import Info
+from runsearch.mappings import Names
 from runsearch.operations import lease
 from runsearch.operations.lease import Lease
 from runsearch.operations.reindex import context
@@ -24,7 +26,8 @@ class Status:
     rebuild_lag: int | None  # events the rebuild in progress has still to replay
     live_lag: dict[str, int]  # topic:partition -> events the live indexer has not committed
     dead_letters: int
-    newest_change_age_seconds: float | None  # from the indexer's metrics, on its host
+    newest_change_age_seconds: float | None  # since the newest change the live indexers applied (their heartbeats)
+    indexers: dict[str, float]  # host:pid -> seconds since its last heartbeat (the last 10 minutes)
 
 
 def status(settings: Settings) -> Status:
@@ -37,7 +40,7 @@ def status(settings: Settings) -> Status:
         rebuild_lag = offsets.lag(ends, offsets.committed_offsets(settings, offsets.rebuild_group(settings, held.generation)))
     return Status(list(generations.survey(os, names).values()), mappings.schema(), held, rebuild_lag,
                   {f"{tp.topic}:{tp.partition}": max(end - committed[tp], 0) for tp, end in sorted(ends.items())},
-                  _dead_letters(settings), _newest_change_age(settings))
+                  _dead_letters(settings), *_freshness(os, names, settings.consumer_group))
 
 
 def _dead_letters(settings: Settings) -> int:
@@ -50,13 +53,9 @@ def _dead_letters(settings: Settings) -> int:
         consumer.close()
 
 
-def _newest_change_age(settings: Settings) -> float | None:
-    url = f"http://{settings.bind_host}:{settings.indexer_metrics_port}/metrics"
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            for line in response.read().decode().splitlines():
-                if line.startswith("runsearch_indexer_newest_change_age_seconds "):
-                    return float(line.split()[1])
-    except OSError:
-        pass
-    return None
+def _freshness(os: OpenSearch, names: Names, group: str) -> tuple[float | None, dict[str, float]]:
+    """From the live indexers' heartbeats: the age of the newest change any of them applied, and when each beat."""
+    now = time.time()
+    found = heartbeat.beats(os, names, group, now)
+    newest = max((b["newest_change_at"] for b in found if b.get("newest_change_at")), default=None)
+    return (None if newest is None else now - newest), {b["holder"]: now - b["at"] for b in found}

@@ -25,7 +25,8 @@ deadletters = typer.Typer(no_args_is_help=True, help="Events the indexer could n
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="Print one JSON document (for scripts)")) -> None:
     """Index generations (documents, schema, served, kept current), a rebuild in progress and its lag, the live
-    indexer's lag per partition, dead letters, the age of the newest applied change."""
+    indexer's lag per partition, dead letters, the age of the newest applied change and the live indexers (from their
+    progress reports in OpenSearch: this works from any host)."""
     from runsearch.operations.status import status as read_status
 
     shown = read_status(get_settings())
@@ -47,7 +48,9 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print one JSON do
     console.print(f"dead letters: {shown.dead_letters:,}")
     age = shown.newest_change_age_seconds
     console.print("age of the newest applied change: "
-                  + ("unknown (the indexer's metrics do not answer here)" if age is None else f"{age:.1f} s"))
+                  + ("unknown (no live indexer has reported one in the last 10 minutes)" if age is None else f"{age:.1f} s"))
+    for holder, seconds in shown.indexers.items():
+        console.print(f"live indexer {holder}: last progress report {seconds:.0f} s ago")
 
 
 @app.command()

@@ -159,7 +159,7 @@ def test_operations_are_safe_to_combine(settings: Settings) -> None:
     produce(settings, history.changes)
     short = settings.model_copy(update={"lease_seconds": 15.0})
     client, names = clients.opensearch(settings), Names(settings.index_prefix)
-    with live_indexer(settings):
+    with live_indexer(settings.model_copy(update={"progress_interval_seconds": 0.5})):
         applied(settings)
         assert "build generation 2" in cli(short, "reindex", "--dry-run").stdout
         assert list(generations.survey(client, names)) == [1]  # a dry run changes nothing
@@ -172,6 +172,8 @@ def test_operations_are_safe_to_combine(settings: Settings) -> None:
         shown = json.loads(cli(short, "status", "--json").stdout)
         assert shown["lease"]["generation"] == 2 and shown["rebuild_lag"] > 0
         assert [g["number"] for g in shown["generations"]] == [1, 2] and shown["generations"][1]["written"]
+        # Freshness from the live indexer's progress reports in OpenSearch (no metrics port is open here).
+        assert shown["newest_change_age_seconds"] > 0 and list(shown["indexers"].values())[0] < 30, shown
         lease_expired(settings)
         resumed = cli(short, "reindex")
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr

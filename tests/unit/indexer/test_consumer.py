@@ -120,9 +120,13 @@ class FakeWriter:
         self.applied: list[str] = []
         self.during: list[Any] = []  # called while applying (a fan-out's progress)
         self.prepared = 0
+        self.beats: list[tuple[str, dict[str, Any]]] = []
 
     def prepare(self) -> None:
         self.prepared += 1
+
+    def heartbeat(self, group: str, fields: dict[str, Any]) -> None:
+        self.beats.append((group, fields))
 
     def apply(self, changes: list[Change]) -> Outcome:
         if self.transient:
@@ -225,8 +229,8 @@ def test_a_whole_batch_of_poison_is_committed_once_its_letters_are_sent(value: b
     assert len(producer.sent) == 2 and writer.applied == [] and consumer.commits == [{0: 2}]
 
 
-def test_a_progress_line_says_what_was_done_since_the_last(caplog: pytest.LogCaptureFixture) -> None:
-    live, consumer, _, _, _ = indexer([records(0, 0, ["wr_a", "wr_b"]), records(0, 2, ["wr_c"], value=b"not json")])
+def test_a_progress_line_says_what_was_done_since_the_last_and_is_the_heartbeat_status_reads(caplog: pytest.LogCaptureFixture) -> None:
+    live, consumer, _, writer, _ = indexer([records(0, 0, ["wr_a", "wr_b"]), records(0, 2, ["wr_c"], value=b"not json")])
     ticks = iter([0.0, 0.5, 4.0, 4.5, 5.0])
     live.progress = Progress(interval=2.0, clock=lambda: next(ticks))
     consumer.end_offsets = lambda parts: {tp: 5 for tp in parts}  # type: ignore[method-assign]  # 5 behind on each of 3
@@ -237,3 +241,4 @@ def test_a_progress_line_says_what_was_done_since_the_last(caplog: pytest.LogCap
     lines = [r.fields for r in caplog.records if r.getMessage() == "progress"]  # type: ignore[attr-defined]
     assert lines == [{"seconds": 4.0, "events": 3, "events_per_second": 0.8, "documents_written": 0, "dead_letters": 1,
                       "lag": 15, "newest_change_age_seconds": pytest.approx(lines[0]["newest_change_age_seconds"])}]
+    assert writer.beats == [("g", {**lines[0], "newest_change_at": pytest.approx(writer.beats[0][1]["newest_change_at"])})]
