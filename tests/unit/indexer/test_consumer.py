@@ -229,7 +229,7 @@ def test_a_whole_batch_of_poison_is_committed_once_its_letters_are_sent(value: b
     assert len(producer.sent) == 2 and writer.applied == [] and consumer.commits == [{0: 2}]
 
 
-def test_a_progress_line_says_what_was_done_since_the_last_and_is_the_heartbeat_status_reads(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_progress_line_says_what_was_done_since_the_last_and_is_the_heartbeat(caplog: pytest.LogCaptureFixture) -> None:
     live, consumer, _, writer, _ = indexer([records(0, 0, ["wr_a", "wr_b"]), records(0, 2, ["wr_c"], value=b"not json")])
     ticks = iter([0.0, 0.5, 4.0, 4.5, 5.0])
     live.progress = Progress(interval=2.0, clock=lambda: next(ticks))

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +58,10 @@ def test_a_service_crash_is_a_json_log_line() -> None:
 def test_stack_nodes_take_consecutive_ports_from_the_first_url() -> None:
     assert cluster_urls("http://127.0.0.1:9200", 3) == "http://127.0.0.1:9200,http://127.0.0.1:9201,http://127.0.0.1:9202"
     assert cluster_urls("https://127.0.0.1", 2) == "https://127.0.0.1:9200,https://127.0.0.1:9201"
+
+
+def test_fetching_without_maven_is_one_line_saying_what_to_install(tmp_path: Path) -> None:
+    done = _runsearch("stack", "fetch", RUNSEARCH_CACHE_DIR=str(tmp_path), PATH=str(tmp_path))  # no `mvn` on it
+    output = done.stdout + done.stderr
+    assert done.returncode == 1 and output.count("\n") == 1 and "Traceback" not in output
+    assert "Maven (`mvn`) is needed" in output and "apt-get install maven" in output
