@@ -21,6 +21,7 @@ from runsearch.api.answers import Answers
 from runsearch.api.auth import Authenticator, InvalidCredentials
 from runsearch.api.limits import RequestLimits
 from runsearch.api.query import SEARCH_PARAMS, PageTooDeep, translate
+from runsearch.api.stats import BadTimeline, RunStats, Timeline, read, stats_body
 from runsearch.contract import WorkflowRun
 from runsearch.errors import RunsearchError
 from runsearch.mappings import Names
@@ -124,6 +125,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         answer = f"[{','.join(runs)}]".encode()
         answers.put(key, answer)
         return Response(answer, media_type="application/json")
+
+    @app.get("/v1/agents/runs/stats", response_model=RunStats, tags=["Runs"], summary="Counts of the runs of a listing",
+             description=docs.STATS_DESCRIPTION, operation_id="get_workflow_run_stats")
+    async def get_workflow_run_stats(
+        request: Request,
+        asked: Annotated[docs.StatsRequest, Depends(docs.stats_request)],
+        organization_id: Annotated[str, Depends(organization)],
+    ) -> RunStats:
+        if (asked.start is None) != (asked.end is None):
+            raise BadTimeline("give both `from` and `to` for a timeline, or neither")
+        timeline = None if asked.start is None or asked.end is None else \
+            Timeline.of(asked.start, asked.end, asked.interval, asked.time_zone)
+        body = stats_body(organization_id, asked.filters, asked.error_codes, timeline)
+        try:
+            found = await request.app.state.os.search(index=names.read_alias("runs"), body=body,
+                                                      params={"allow_partial_search_results": "false"})
+        except (OpenSearchConnectionError, TransportError) as err:
+            raise Unavailable from err
+        return read(found, timeline)
+
+    @app.exception_handler(BadTimeline)
+    async def bad_timeline(_: Request, err: BadTimeline) -> JSONResponse:
+        return JSONResponse({"detail": [{"type": "value_error", "loc": ["query"], "msg": str(err)}]}, status_code=422)
 
     route: dict[str, Any] = dict(response_model=list[WorkflowRun], tags=["Runs"], summary="Get all runs",
                                  description=docs.DESCRIPTION, operation_id="get_workflow_runs_v1_workflows_runs_get")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import Header, Query
 
@@ -64,3 +65,34 @@ async def listing(page: Page = 1, page_size: PageSize = 10, status: Status = Non
     `search_key` or `error_code` filters nothing. Async: a plain function would run in a thread pool."""
     filters = RunFilters(tuple(s.value for s in status or ()), search_key or None, error_code or None)
     return Listing(filters, page, page_size)
+
+
+STATS_DESCRIPTION = """For the filters of the listing (same parameters, same meaning, same key and organization): the
+exact number of matching runs, their counts by status, the most frequent error codes, and, when `from` and `to` are
+given, their counts per hour or day of `created_at` in a time zone (the range is widened to whole buckets; at most
+1,000 buckets; times without an offset are read in `time_zone`)."""
+
+
+@dataclass(frozen=True)
+class StatsRequest:
+    filters: RunFilters
+    error_codes: int
+    start: datetime | None
+    end: datetime | None
+    interval: Literal["hour", "day"]
+    time_zone: str
+
+
+async def stats_request(
+    status: Status = None, search_key: SearchKey = None, error_code: ErrorCode = None,
+    error_codes: Annotated[int, Query(ge=1, le=100, description="How many of the most frequent error codes")] = 10,
+    start: Annotated[datetime | None, Query(alias="from", description="Start of the timeline (ISO 8601)",
+                                            examples=["2026-11-01T00:00:00Z"])] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="End of the timeline (ISO 8601, exclusive)",
+                                          examples=["2026-11-29T00:00:00Z"])] = None,
+    interval: Annotated[Literal["hour", "day"], Query(description="Bucket of the timeline")] = "day",
+    time_zone: Annotated[str, Query(max_length=64, description="IANA time zone of the buckets",
+                                    examples=["UTC", "Europe/Paris"])] = "UTC",
+) -> StatsRequest:
+    filters = RunFilters(tuple(s.value for s in status or ()), search_key or None, error_code or None)
+    return StatsRequest(filters, error_codes, start, end, interval, time_zone)

@@ -50,10 +50,8 @@ def search_clause(term: str) -> dict[str, Any]:
 SEARCH_PARAMS = {"filter_path": "hits.hits._source.run", "allow_partial_search_results": "false"}
 
 
-def translate(organization_id: str, filters: RunFilters, page: int, page_size: int, max_window: int) -> dict[str, Any]:
-    if page * page_size > max_window:
-        raise PageTooDeep(f"page * page_size must not exceed {max_window}: only the first {max_window} runs of a "
-                          f"listing can be paged to; narrow the filters to reach older runs")
+def run_filter(organization_id: str, filters: RunFilters) -> dict[str, Any]:
+    """The query of the runs an organization lists with these filters (every listing, stats, and their pages)."""
     clauses: list[dict[str, Any]] = [
         {"term": {"organization_id": organization_id}},
         {"term": {"listed": True}},  # known, not deleted, not a child run, not a copilot run
@@ -64,8 +62,15 @@ def translate(organization_id: str, filters: RunFilters, page: int, page_size: i
         clauses.append({"term": {"error_codes": filters.error_code}})
     if filters.search_key:
         clauses.append(search_clause(filters.search_key))
+    return {"bool": {"filter": clauses}}
+
+
+def translate(organization_id: str, filters: RunFilters, page: int, page_size: int, max_window: int) -> dict[str, Any]:
+    if page * page_size > max_window:
+        raise PageTooDeep(f"page * page_size must not exceed {max_window}: only the first {max_window} runs of a "
+                          f"listing can be paged to; narrow the filters to reach older runs")
     return {
-        "query": {"bool": {"filter": clauses}},
+        "query": run_filter(organization_id, filters),
         "sort": SORT,
         "from": (page - 1) * page_size,
         "size": page_size,

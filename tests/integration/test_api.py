@@ -5,8 +5,11 @@ One test per rule of the endpoint's semantics, and a differential property test 
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import jwt
 import pytest
@@ -175,7 +178,7 @@ def test_every_path_of_the_platform_answers_the_same_without_a_redirect(world: W
         other = world.client.get(path, params={"status": "failed"}, headers={"x-api-key": world.keys["a"]},
                                  follow_redirects=False)
         assert (path, other.status_code, other.content) == (path, 200, new.content)
-    assert list(world.client.get("/openapi.json").json()["paths"]) == ["/v1/agents/runs"]
+    assert set(world.client.get("/openapi.json").json()["paths"]) == {"/v1/agents/runs", "/v1/agents/runs/stats"}
 
 
 @pytest.mark.secure
@@ -282,4 +285,68 @@ def test_identical_listings_reuse_an_answer_within_its_time_and_keys_are_checked
         now[0] = 0.7  # its answer is still kept, but the key is checked first
         assert client.get("/v1/agents/runs", headers={"x-api-key": doomed}).status_code == 403
         assert listing(history.api_keys[org])[0] == "wr_newest"
+    indexer.close()
+
+
+@pytest.mark.secure
+@hyp_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(org=st.sampled_from(["o_0000", "o_0001", "o_0002"]),
+       statuses=st.lists(st.sampled_from(["created", "running", "failed", "completed", "canceled"]), max_size=3),
+       search_key=st.one_of(st.none(), st.sampled_from(FILTER_TERMS), st.text(max_size=3)),
+       error_code=st.one_of(st.none(), st.sampled_from(["LOGIN_FAILED", "INVALID_CREDENTIALS", "CAPTCHA_DETECTED", ""])))
+def test_stats_count_what_the_model_lists(world: World, org: str, statuses: list[str], search_key: str | None,
+                                          error_code: str | None) -> None:
+    """Total, statuses and error codes of exactly the runs the listing pages through, for any filters, tenancy
+    included (the other organizations' look-alike runs are in the index)."""
+    model = expected(final_rows(world.history.changes))
+    ids = search(model, org, statuses, search_key, error_code)
+    params = {"status": statuses, "search_key": search_key, "error_code": error_code, "error_codes": 100}
+    response = world.client.get("/v1/agents/runs/stats", params={k: v for k, v in params.items() if v is not None},
+                                headers={"x-api-key": world.keys[f"gen_{org}"]})
+    assert response.status_code == 200, response.text
+    got = response.json()
+    assert got["total"] == len(ids) and got["timeline"] is None
+    assert got["by_status"] == dict(Counter(model[rid]["status"] for rid in ids))
+    assert {c["error_code"]: c["runs"] for c in got["error_codes"]} == \
+        dict(Counter(code for rid in ids for code in model[rid]["error_codes"]))
+
+
+def test_stats_timeline_counts_by_the_days_of_a_time_zone(servers: dict[str, str]) -> None:
+    """Runs every 5 hours across the night Paris moved to summer time: counted per Paris day (one of 23 hours),
+    and per UTC hour, as the model of the rows buckets them."""
+    settings = isolated_settings(servers)
+    history = generate(runs=5, organizations=1, seed=8, secret=settings.jwt_secret.get_secret_value())
+    org = sorted(history.api_keys)[0]
+    first = dt.datetime(2026, 3, 27, 22, 30, tzinfo=dt.UTC)
+    created = [first + dt.timedelta(hours=5 * n) for n in range(20)]
+    for n, at in enumerate(created):
+        history.add("workflow_runs", "c", {"workflow_run_id": f"wr_t{n:02d}", "workflow_id": "w", "workflow_permanent_id": "wp",
+                                           "organization_id": org, "status": "completed", "modified_at": 0,
+                                           "created_at": int(at.timestamp()) * 10**6})
+    produce(settings, history.changes)
+    indexer = Indexer(settings)
+    drain(indexer)
+    refresh(settings)
+    paris = ZoneInfo("Europe/Paris")
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/v1/agents/runs/stats", headers={"x-api-key": history.api_keys[org]}, params={
+            "from": "2026-03-28T00:00:00", "to": "2026-03-31T00:00:00", "interval": "day", "time_zone": "Europe/Paris"})
+        assert response.status_code == 200, response.text
+        buckets = response.json()["timeline"]["buckets"]
+        days = Counter(at.astimezone(paris).date() for at in created)
+        assert [(b["start"], b["runs"]) for b in buckets] == [
+            ("2026-03-28T00:00:00+01:00", days[dt.date(2026, 3, 28)]), ("2026-03-29T00:00:00+01:00", days[dt.date(2026, 3, 29)]),
+            ("2026-03-30T00:00:00+02:00", days[dt.date(2026, 3, 30)])]
+        hours = client.get("/v1/agents/runs/stats", headers={"x-api-key": history.api_keys[org]}, params={
+            "from": "2026-03-28T03:00:00Z", "to": "2026-03-28T09:00:00Z", "interval": "hour"}).json()["timeline"]["buckets"]
+        starts = [dt.datetime.fromisoformat(b["start"]) for b in hours]
+        assert starts == [dt.datetime(2026, 3, 28, h, tzinfo=dt.UTC) for h in range(3, 9)]
+        assert [b["runs"] for b in hours] == [sum(s <= at < s + dt.timedelta(hours=1) for at in created) for s in starts]
+        assert sum(b["runs"] for b in hours) == 2
+        refused = client.get("/v1/agents/runs/stats", headers={"x-api-key": history.api_keys[org]},
+                             params={"from": "2026-03-28T00:00:00Z", "time_zone": "Europe/Paris"})
+        assert refused.status_code == 422 and "both `from` and `to`" in refused.json()["detail"][0]["msg"]
+        unknown = client.get("/v1/agents/runs/stats", headers={"x-api-key": history.api_keys[org]}, params={
+            "from": "2026-03-28", "to": "2026-03-29", "time_zone": "Mars/Olympus"})
+        assert unknown.status_code == 422 and client.get("/v1/agents/runs/stats").status_code == 403
     indexer.close()
