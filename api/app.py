@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -20,7 +21,7 @@ from runsearch.api import docs
 from runsearch.api.answers import Answers
 from runsearch.api.auth import Authenticator, InvalidCredentials
 from runsearch.api.limits import RequestLimits
-from runsearch.api.query import SEARCH_PARAMS, PageTooDeep, translate
+from runsearch.api.query import SEARCH_PARAMS, BadCursor, PageTooDeep, after, encode_cursor, translate
 from runsearch.api.stats import BadTimeline, RunStats, Timeline, read, stats_body
 from runsearch.contract import WorkflowRun
 from runsearch.errors import RunsearchError
@@ -106,6 +107,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except (OpenSearchConnectionError, TransportError) as err:
             raise Unavailable from err
 
+    async def search(request: Request, body: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+        """A search of the served runs generation; OpenSearch unreachable or failing is a 503."""
+        try:
+            found: dict[str, Any] = await request.app.state.os.search(index=names.read_alias("runs"), body=body,
+                                                                      params=params)
+        except (OpenSearchConnectionError, TransportError) as err:
+            raise Unavailable from err
+        return found
+
     async def get_workflow_runs(
         request: Request,
         asked: Annotated[docs.Listing, Depends(docs.listing)],
@@ -116,10 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         key = answers.key(body)
         if (cached := answers.get(key)) is not None:
             return Response(cached, media_type="application/json")
-        try:
-            found = await request.app.state.os.search(index=names.read_alias("runs"), body=body, params=SEARCH_PARAMS)
-        except (OpenSearchConnectionError, TransportError) as err:
-            raise Unavailable from err
+        found = await search(request, body, SEARCH_PARAMS)
         # Each run is stored as the JSON text of the response object: joined as is, never re-encoded.
         runs = [hit["_source"]["run"] for hit in found.get("hits", {}).get("hits", ())]
         answer = f"[{','.join(runs)}]".encode()
@@ -137,13 +144,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise BadTimeline("give both `from` and `to` for a timeline, or neither")
         timeline = None if asked.start is None or asked.end is None else \
             Timeline.of(asked.start, asked.end, asked.interval, asked.time_zone)
-        body = stats_body(organization_id, asked.filters, asked.error_codes, timeline)
-        try:
-            found = await request.app.state.os.search(index=names.read_alias("runs"), body=body,
-                                                      params={"allow_partial_search_results": "false"})
-        except (OpenSearchConnectionError, TransportError) as err:
-            raise Unavailable from err
+        found = await search(request, stats_body(organization_id, asked.filters, asked.error_codes, timeline),
+                             {"allow_partial_search_results": SEARCH_PARAMS["allow_partial_search_results"]})
         return read(found, timeline)
+
+    @app.get("/v1/agents/runs/pages", response_model=docs.RunPage, tags=["Runs"], summary="Walk every run of a listing",
+             description=docs.PAGES_DESCRIPTION, operation_id="get_workflow_run_pages")
+    async def get_workflow_run_pages(
+        request: Request,
+        asked: Annotated[docs.PagesRequest, Depends(docs.pages_request)],
+        organization_id: Annotated[str, Depends(organization)],
+    ) -> Response:
+        found = await search(request, after(organization_id, asked.filters, asked.cursor, asked.page_size),
+                             {**SEARCH_PARAMS, "filter_path": "hits.hits._source.run,hits.hits.sort"})
+        hits = found.get("hits", {}).get("hits", ())
+        following = encode_cursor(hits[-1]["sort"]) if len(hits) == asked.page_size else None
+        runs = ",".join(hit["_source"]["run"] for hit in hits)  # stored JSON text, joined as is
+        return Response(f'{{"runs":[{runs}],"next_cursor":{orjson.dumps(following).decode()}}}', media_type="application/json")
+
+    @app.exception_handler(BadCursor)
+    async def bad_cursor(_: Request, err: BadCursor) -> JSONResponse:
+        return JSONResponse({"detail": [{"type": "value_error", "loc": ["query", "cursor"], "msg": str(err)}]},
+                            status_code=422)
 
     @app.exception_handler(BadTimeline)
     async def bad_timeline(_: Request, err: BadTimeline) -> JSONResponse:

@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Header, Query
+from pydantic import BaseModel, Field
 
 from runsearch.api.query import RunFilters
-from runsearch.contract import WorkflowRunStatus
+from runsearch.contract import WorkflowRun, WorkflowRunStatus
 
 DESCRIPTION = """List workflow runs across all workflows for the current organization.
 
@@ -96,3 +97,30 @@ async def stats_request(
 ) -> StatsRequest:
     filters = RunFilters(tuple(s.value for s in status or ()), search_key or None, error_code or None)
     return StatsRequest(filters, error_codes, start, end, interval, time_zone)
+
+
+PAGES_DESCRIPTION = """The listing's runs (same filters, same order: newest first), a page at a time after a cursor
+instead of by page number, so any depth can be reached (the listing's own paging stops at the result window) and
+costs the same. Start without `cursor`; pass each answer's `next_cursor` to get the next page, until it is null.
+Runs created meanwhile are newer than any cursor: they never shift or repeat the pages of a walk in progress."""
+
+
+class RunPage(BaseModel):
+    runs: list[WorkflowRun]
+    next_cursor: str | None = Field(description="Pass it as `cursor` for the next page; null after the last page")
+
+
+@dataclass(frozen=True)
+class PagesRequest:
+    filters: RunFilters
+    page_size: int
+    cursor: str | None
+
+
+async def pages_request(
+    status: Status = None, search_key: SearchKey = None, error_code: ErrorCode = None,
+    page_size: Annotated[int, Query(ge=1, le=1000, description="Runs per page")] = 100,
+    cursor: Annotated[str | None, Query(max_length=2000, description="`next_cursor` of the previous page")] = None,
+) -> PagesRequest:
+    filters = RunFilters(tuple(s.value for s in status or ()), search_key or None, error_code or None)
+    return PagesRequest(filters, page_size, cursor or None)

@@ -16,8 +16,11 @@ needs no escaping: no character is an operator.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from runsearch.errors import RunsearchError
 
@@ -63,6 +66,36 @@ def run_filter(organization_id: str, filters: RunFilters) -> dict[str, Any]:
     if filters.search_key:
         clauses.append(search_clause(filters.search_key))
     return {"bool": {"filter": clauses}}
+
+
+class BadCursor(RunsearchError):
+    """A cursor this service did not make (or made for another order): a 422."""
+
+
+def encode_cursor(sort_values: list[Any]) -> str:
+    """The position after a run, opaque to clients: its sort values (creation time, id) as URL-safe text."""
+    return base64.urlsafe_b64encode(orjson.dumps(sort_values)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, orjson.JSONDecodeError) as err:
+        raise BadCursor("not a cursor of this listing: pass `next_cursor` as it was returned") from err
+    if not (isinstance(values, list) and len(values) == len(SORT) and isinstance(values[0], int)
+            and isinstance(values[1], str)):
+        raise BadCursor("not a cursor of this listing: pass `next_cursor` as it was returned")
+    return values
+
+
+def after(organization_id: str, filters: RunFilters, cursor: str | None, page_size: int) -> dict[str, Any]:
+    """A page of the listing's order after the run `cursor` points past (from the newest without one): `search_after`
+    on the sort values, so any depth costs the same, and runs created meanwhile (all newer) never shift the pages."""
+    body: dict[str, Any] = {"query": run_filter(organization_id, filters), "sort": SORT, "size": page_size,
+                            "_source": ["run"], "track_total_hits": False}
+    if cursor is not None:
+        body["search_after"] = decode_cursor(cursor)
+    return body
 
 
 def translate(organization_id: str, filters: RunFilters, page: int, page_size: int, max_window: int) -> dict[str, Any]:

@@ -51,6 +51,12 @@ class Timeline:
     def bucket_starts(self) -> list[dt.datetime]:
         """The start of every bucket from the one holding `start` to the one holding the last instant before `end`,
         and the end of the last: len(buckets) + 1 instants, in the time zone."""
+        try:
+            return self._bucket_starts()
+        except OverflowError as err:  # a bucket edge before year 1 or after 9999
+            raise BadTimeline("the timeline reaches past the dates that can be written (years 1 to 9999)") from err
+
+    def _bucket_starts(self) -> list[dt.datetime]:
         local = self.start.astimezone(self.zone)
         first = local.replace(minute=0, second=0, microsecond=0)
         if self.interval == "day":

@@ -9,6 +9,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import jwt
@@ -178,7 +179,8 @@ def test_every_path_of_the_platform_answers_the_same_without_a_redirect(world: W
         other = world.client.get(path, params={"status": "failed"}, headers={"x-api-key": world.keys["a"]},
                                  follow_redirects=False)
         assert (path, other.status_code, other.content) == (path, 200, new.content)
-    assert set(world.client.get("/openapi.json").json()["paths"]) == {"/v1/agents/runs", "/v1/agents/runs/stats"}
+    assert set(world.client.get("/openapi.json").json()["paths"]) == {"/v1/agents/runs", "/v1/agents/runs/stats",
+                                                                      "/v1/agents/runs/pages"}
 
 
 @pytest.mark.secure
@@ -349,4 +351,64 @@ def test_stats_timeline_counts_by_the_days_of_a_time_zone(servers: dict[str, str
         unknown = client.get("/v1/agents/runs/stats", headers={"x-api-key": history.api_keys[org]}, params={
             "from": "2026-03-28", "to": "2026-03-29", "time_zone": "Mars/Olympus"})
         assert unknown.status_code == 422 and client.get("/v1/agents/runs/stats").status_code == 403
+    indexer.close()
+
+
+@pytest.mark.secure
+@hyp_settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(org=st.sampled_from(["o_0000", "o_0001", "o_0002"]),
+       statuses=st.lists(st.sampled_from(["created", "running", "failed", "completed", "canceled"]), max_size=2),
+       search_key=st.one_of(st.none(), st.sampled_from(FILTER_TERMS)), page_size=st.sampled_from([1, 7, 1000]))
+def test_a_cursor_walk_gives_every_run_of_the_listing_once_in_order(world: World, org: str, statuses: list[str],
+                                                                      search_key: str | None, page_size: int) -> None:
+    want = search(expected(final_rows(world.history.changes)), org, statuses, search_key)
+    walked: list[str] = []
+    cursor = None
+    for _ in range(len(want) + 2):
+        params = {"status": statuses, "search_key": search_key, "page_size": page_size, "cursor": cursor}
+        response = world.client.get("/v1/agents/runs/pages", params={k: v for k, v in params.items() if v is not None},
+                                    headers={"x-api-key": world.keys[f"gen_{org}"]})
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert len(page["runs"]) <= page_size
+        walked += [run["workflow_run_id"] for run in page["runs"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert walked == want
+
+
+def test_a_cursor_walk_is_stable_while_runs_arrive_and_keeps_to_its_organization(servers: dict[str, str]) -> None:
+    settings = isolated_settings(servers)
+    history = generate(runs=60, organizations=2, seed=9, secret=settings.jwt_secret.get_secret_value())
+    one, other = sorted(history.api_keys)
+    produce(settings, history.changes)
+    indexer = Indexer(settings)
+    drain(indexer)
+    refresh(settings)
+    model = expected(final_rows(history.changes))
+    with TestClient(create_app(settings)) as client:
+        def page(org: str, cursor: str | None = None) -> dict[str, Any]:
+            params = {"page_size": 10, **({"cursor": cursor} if cursor else {})}
+            response = client.get("/v1/agents/runs/pages", params=params, headers={"x-api-key": history.api_keys[org]})
+            assert response.status_code == 200, response.text
+            return dict(response.json())
+
+        first = page(one)
+        history.add("workflow_runs", "c", {"workflow_run_id": "wr_arrived", "workflow_id": "w", "workflow_permanent_id": "wp",
+                                           "organization_id": one, "status": "queued", "created_at": 2**62, "modified_at": 0})
+        produce(settings, history.changes[-1:])
+        drain(indexer)
+        refresh(settings)
+        walked, cursor = [r["workflow_run_id"] for r in first["runs"]], first["next_cursor"]
+        while cursor:
+            following = page(one, cursor)
+            walked += [r["workflow_run_id"] for r in following["runs"]]
+            cursor = following["next_cursor"]
+        assert walked == search(model, one)  # the run that arrived is newer than the walk: not in it, nothing repeated
+        assert page(one)["runs"][0]["workflow_run_id"] == "wr_arrived"  # a new walk starts with it
+        theirs = [r["workflow_run_id"] for r in page(other, first["next_cursor"])["runs"]]
+        assert theirs and all(model[rid]["organization_id"] == other for rid in theirs)  # a cursor is a position only
+        bad = client.get("/v1/agents/runs/pages", params={"cursor": "not-a-cursor"}, headers={"x-api-key": history.api_keys[one]})
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "cursor"]
     indexer.close()

@@ -9,7 +9,17 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from runsearch import mappings
-from runsearch.api.query import SORT, PageTooDeep, RunFilters, search_clause, translate
+from runsearch.api.query import (
+    SORT,
+    BadCursor,
+    PageTooDeep,
+    RunFilters,
+    after,
+    decode_cursor,
+    encode_cursor,
+    search_clause,
+    translate,
+)
 from tests.model import fold
 
 RUNS = mappings.body("runs")
@@ -88,3 +98,20 @@ def test_offset_window(page: int, size: int, ok: bool) -> None:
     else:
         with pytest.raises(PageTooDeep, match="10000"):
             translate("o", RunFilters(), page, size, 10_000)
+
+
+@pytest.mark.parametrize("values", [[2**62, "wr_1"], [0, ""], [-(2**63), "wr_é/🚀"]])
+def test_a_cursor_is_opaque_text_that_comes_back_as_the_sort_values(values: list[Any]) -> None:
+    cursor = encode_cursor(values)
+    assert cursor.isascii() and "=" not in cursor and decode_cursor(cursor) == values
+    body = after("o_1", RunFilters(("failed",)), cursor, 50)
+    assert body["search_after"] == values and body["sort"] == SORT and body["size"] == 50
+    assert body["query"] == translate("o_1", RunFilters(("failed",)), 1, 50, 10_000)["query"]
+    assert "search_after" not in after("o_1", RunFilters(), None, 50)
+
+
+@pytest.mark.parametrize("cursor", ["", "not base64!", encode_cursor([1]), encode_cursor(["1", "wr"]),
+                                    encode_cursor({"a": 1}), "eyJ"])  # type: ignore[arg-type]
+def test_anything_else_is_not_a_cursor(cursor: str) -> None:
+    with pytest.raises(BadCursor):
+        decode_cursor(cursor)

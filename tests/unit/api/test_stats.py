@@ -42,6 +42,8 @@ def test_hours_start_on_the_local_hour_and_the_range_widens_to_whole_buckets() -
     (dt.datetime(2026, 1, 2), dt.datetime(2026, 1, 1), "day", "UTC", "must be after"),
     (dt.datetime(2026, 1, 1), dt.datetime(2026, 1, 2), "day", "Mars/Olympus", "unknown time zone"),
     (dt.datetime(2026, 1, 1), dt.datetime(2026, 1, 1) + dt.timedelta(hours=MAX_BUCKETS + 1), "hour", "UTC", "buckets"),
+    (dt.datetime(9999, 12, 31, 1), dt.datetime(9999, 12, 31, 2), "day", "UTC", "years 1 to 9999"),
+    (dt.datetime(1, 1, 1, 0, 30), dt.datetime(1, 1, 1, 2), "hour", "Asia/Kolkata", "years 1 to 9999"),
 ])
 def test_timelines_that_cannot_be_drawn_are_refused(start: dt.datetime, end: dt.datetime, interval: str, zone: str,
                                                     message: str) -> None:
