@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint wheel soak up down status clean bench bench-quick
+.PHONY: run test lint browser wheel soak up down status clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,9 +28,16 @@ status: $(STAMP)
 
 ## test: lint (ruff) and types (mypy, strict), then unit tests and integration tests against real OpenSearch and
 ## Kafka, then the tests marked `secure` against the secured stack (HTTPS and users, SASL_SSL) (about 13 minutes)
-test: lint
+test: lint browser
 	$(BIN)/pytest
 	RUNSEARCH_TEST_STACK=secure $(BIN)/pytest -m secure tests/integration
+
+## browser: Debian's chromium for the dashboard's tests (Playwright drives it; no browser is downloaded), installed
+## with apt-get when missing and run as root; otherwise those tests are skipped and say why
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } || \
+		echo "chromium is not installed: the dashboard's browser tests will be skipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

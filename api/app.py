@@ -5,12 +5,13 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import TransportError
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
@@ -190,6 +191,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         detail = [{"type": "value_error", "loc": ["query", "page"], "msg": str(err), "input": request.query_params.get("page"),
                    "ctx": {"max_result_window": settings.max_result_window}}]
         return JSONResponse({"detail": detail}, status_code=422)
+
+    dashboard = resources.files(__package__).joinpath("dashboard.html").read_text()
+
+    @app.get("/dashboard", include_in_schema=False)
+    async def get_dashboard() -> HTMLResponse:
+        """A page over the three endpoints (api/dashboard.html): no build step, nothing loaded from elsewhere."""
+        return HTMLResponse(dashboard)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
