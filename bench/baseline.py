@@ -1,5 +1,6 @@
-"""The baseline endpoint: `GET /v1/agents/runs` answered the way the platform does today, with SQL on
-PostgreSQL, behind the same server (FastAPI on uvicorn), request parameters and JSON response as runsearch."""
+"""The baseline endpoints: `GET /v1/agents/runs` answered the way the platform does today, with SQL on
+PostgreSQL, behind the same server (FastAPI on uvicorn), request parameters and JSON response as runsearch; and the
+counts its SQL can give for `/v1/agents/runs/stats` (total and by status)."""
 
 # No `from __future__ import annotations` here: FastAPI must resolve the annotations of the nested handlers.
 from collections.abc import AsyncIterator
@@ -14,7 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from runsearch.api import docs
 from runsearch.api.auth import InvalidCredentials, claimed_organization
-from runsearch.bench.platform import AUTHENTICATE, list_runs, row_from_database
+from runsearch.bench.platform import AUTHENTICATE, count_by_status, list_runs, row_from_database
 from runsearch.indexer.rows import WorkflowRunRow
 
 
@@ -53,6 +54,19 @@ def create_baseline_app(dsn: str, jwt_secret: str) -> FastAPI:
         async with request.app.state.pool.connection() as conn:
             rows = await (await conn.execute(sql, params)).fetchall()
         return Response(orjson.dumps([render(r) for r in rows]), media_type="application/json")
+
+    @app.get("/v1/agents/runs/stats")
+    async def get_workflow_run_stats(
+        request: Request,
+        asked: Annotated[docs.StatsRequest, Depends(docs.stats_request)],
+        organization_id: Annotated[str, Depends(organization)],
+    ) -> dict[str, Any]:
+        """The counts the platform's SQL can give: the total and by status (`COUNT(*) ... GROUP BY status`)."""
+        sql, params = count_by_status(organization_id, asked.filters)
+        async with request.app.state.pool.connection() as conn:
+            rows = await (await conn.execute(sql, params)).fetchall()
+        by_status = {r["status"]: r["runs"] for r in rows}
+        return {"total": sum(by_status.values()), "by_status": by_status}
 
     @app.exception_handler(InvalidCredentials)
     async def invalid_credentials(_: Request, __: InvalidCredentials) -> JSONResponse:

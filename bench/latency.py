@@ -26,8 +26,8 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     return {"n": len(ordered), "p50": statistics.median(ordered), "p95": at(0.95), "p99": at(0.99)}
 
 
-def fetch(client: httpx.Client, key: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    response = client.get(PATH, params=params, headers={"x-api-key": key})
+def fetch(client: httpx.Client, key: str, params: dict[str, Any], path: str = PATH) -> Any:
+    response = client.get(path, params=params, headers={"x-api-key": key})
     response.raise_for_status()
     return response.json()
 
@@ -46,10 +46,10 @@ def _timed(call: Callable[[], float | None], requests: int, budget_seconds: floa
 
 
 def endpoint(client: httpx.Client, key: str, query: QueryClass, requests: int, budget_seconds: float,
-             minimum: int = 10) -> dict[str, float]:
+             minimum: int = 10, path: str = PATH) -> dict[str, float]:
     """Milliseconds per request through an endpoint."""
     def call() -> None:
-        fetch(client, key, query.params)
+        fetch(client, key, query.params, path)
 
     return _timed(call, requests, budget_seconds, minimum)
 

@@ -67,11 +67,10 @@ def _like_pattern(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def list_runs(organization_id: str, filters: RunFilters, page: int, page_size: int) -> tuple[str, dict[str, Any]]:
-    """The platform's SQL for one page of runs, and its parameters."""
-    selected = ", ".join(f"r.{c}::text AS {c}" if c in JSON_COLUMNS else f"r.{c}" for c in columns("workflow_runs"))
+def _where(organization_id: str, filters: RunFilters) -> tuple[list[str], dict[str, Any]]:
+    """The platform's conditions for the runs an organization lists with these filters."""
     where = ["r.organization_id = %(org)s", "r.parent_workflow_run_id IS NULL", "r.copilot_session_id IS NULL"]
-    params: dict[str, Any] = {"org": organization_id, "limit": page_size, "offset": (page - 1) * page_size}
+    params: dict[str, Any] = {"org": organization_id}
     if filters.statuses:
         where.append("r.status = ANY(%(statuses)s)")
         params["statuses"] = list(filters.statuses)
@@ -89,10 +88,24 @@ def list_runs(organization_id: str, filters: RunFilters, page: int, page_size: i
         params["codes"] = orjson.dumps([{"error_code": filters.error_code}]).decode()
         where.append("EXISTS (SELECT 1 FROM tasks t WHERE t.workflow_run_id = r.workflow_run_id "
                      "AND t.errors::jsonb @> %(codes)s::jsonb)")
+    return where, params
+
+
+def list_runs(organization_id: str, filters: RunFilters, page: int, page_size: int) -> tuple[str, dict[str, Any]]:
+    """The platform's SQL for one page of runs, and its parameters."""
+    selected = ", ".join(f"r.{c}::text AS {c}" if c in JSON_COLUMNS else f"r.{c}" for c in columns("workflow_runs"))
+    where, params = _where(organization_id, filters)
+    params.update(limit=page_size, offset=(page - 1) * page_size)
     sql = (f"SELECT {selected}, w.title AS workflow_title FROM workflow_runs r "
            f"LEFT JOIN workflows w ON w.workflow_id = r.workflow_id WHERE {' AND '.join(where)} "
            "ORDER BY r.created_at DESC, r.workflow_run_id DESC LIMIT %(limit)s OFFSET %(offset)s")
     return sql, params
+
+
+def count_by_status(organization_id: str, filters: RunFilters) -> tuple[str, dict[str, Any]]:
+    """The platform's count of the same runs by status (what it has, internally, for counts)."""
+    where, params = _where(organization_id, filters)
+    return f"SELECT r.status, count(*) AS runs FROM workflow_runs r WHERE {' AND '.join(where)} GROUP BY r.status", params
 
 
 AUTHENTICATE = ("SELECT 1 FROM organization_auth_tokens WHERE organization_id = %(org)s AND token = %(token)s "

@@ -63,6 +63,26 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
          f"{load['errors']} errors in {load['requests']:,} requests ({load['requests'] / load['seconds']:,.0f}/s,"
          f" p99 {load['latency_ms']['p99']:.1f} ms, {load['clients']} clients)", load["errors"] == 0),
         ("both endpoints agree", f"{len(results['disagreements'])} classes differ", not results["disagreements"]),
+        *dashboard_targets(results),
+    ]
+
+
+def dashboard_targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """The dashboard endpoints' targets, for results that measured them."""
+    if "dashboard" not in results:
+        return []
+    measured = results["dashboard"]
+    slowest = max(measured["stats"], key=lambda c: c["runsearch_ms"]["p99"])
+    walk = measured["cursor"]
+    return [
+        ("stats p99 ≤ 50 ms, with and without search_key", f"worst {slowest['runsearch_ms']['p99']:.1f} ms ({slowest['name']})",
+         slowest["runsearch_ms"]["p99"] <= 50),
+        ("stats agree with the platform's COUNT(*) ... GROUP BY status",
+         f"{sum(not c['agree'] for c in measured['stats'])} of {len(measured['stats'])} differ",
+         all(c["agree"] for c in measured["stats"])),
+        ("cursor page p99 ≤ 20 ms at any depth", f"{walk['all_ms']['p99']:.1f} ms over {walk['pages']} pages of "
+         f"{walk['page_size']} (to run {walk['deepest_run']:,}; deeper half {walk['deeper_half_ms']['p99']:.1f} ms)",
+         walk["all_ms"]["p99"] <= 20),
     ]
 
 

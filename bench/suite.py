@@ -22,7 +22,7 @@ import psutil
 import psycopg
 
 from runsearch import clients
-from runsearch.bench import BenchError, classes, freshness, ingest, latency, load, shards
+from runsearch.bench import BenchError, classes, dashboard, freshness, ingest, latency, load, shards
 from runsearch.bench.postgres import Postgres
 from runsearch.bench.snapshot import Snapshot
 from runsearch.demo.dataset import api_key, organization_ids, stream
@@ -50,6 +50,7 @@ class Options:
     fresh_rate: int = 1_000
     fresh_seconds: float = 60.0
     ceiling_sample: int = 250_000
+    cursor_pages: int = 200  # pages of 100 walked by cursor: 20,000 runs deep, twice the offset window
     shard_counts: tuple[int, ...] = (1, 4, 16)  # layouts the runs are copied into to measure `took` against
 
 
@@ -178,6 +179,14 @@ class Bench:
                     "opensearch_direct_ms": latency.opensearch_direct(self.os, runs_alias, q, o.requests,
                                                                       s.max_result_window),
                 })
+            self.say("dashboard: stats beside the platform's counts, and a cursor walk")
+            term = next((q.params["search_key"] for q in queries if q.name == "search param value, 6 chars, common"),
+                        next(q.params["search_key"] for q in queries if "search_key" in q.params))
+            results["dashboard"] = {
+                "stats": dashboard.stats(ours, theirs, self.keys[self.big], self.big, term, o.requests,
+                                         o.baseline_budget_seconds),
+                "cursor": dashboard.cursor_walk(ours, self.keys[self.big], o.cursor_pages, page_size=100),
+            }
         self.say(f"load: {o.clients} clients for {o.load_seconds:.0f}s")
         results["load"] = asdict(load.run(f"http://127.0.0.1:{s.api_port}", self.keys, queries, o.clients, o.load_seconds))
         self.say(f"freshness at {o.fresh_rate} background events/s for {o.fresh_seconds:.0f}s")

@@ -58,3 +58,18 @@ def test_took_by_shard_count_is_a_row_per_class() -> None:
     assert report.shards_header(measured) == ["query class", "1 shard", "4 shards"]
     assert report.shards_rows(measured) == [["status", "2.0 / 5.5", "3.2 / 7.0"], ["page 50", "4.0 / 9.0", "4.5 / 9.9"]]
     assert report.markdown(measured).endswith("| page 50 | 4.0 / 9.0 | 4.5 / 9.9 |")
+
+
+def test_dashboard_targets_are_judged_when_measured() -> None:
+    assert report.dashboard_targets(RESULTS) == []  # that run predates the dashboard endpoints
+    measured = copy.deepcopy(RESULTS)
+    ms = {"p50": 9.0, "p95": 20.0, "p99": 31.5}
+    measured["dashboard"] = {
+        "stats": [{"name": "stats", "agree": True, "runsearch_ms": ms}, {"name": "stats, search", "agree": False,
+                                                                         "runsearch_ms": {**ms, "p99": 55.0}}],
+        "cursor": {"page_size": 100, "pages": 200, "deepest_run": 20_000, "all_ms": {**ms, "p99": 12.0},
+                   "deeper_half_ms": {**ms, "p99": 11.0}}}
+    verdicts = {target: (shown, met) for target, shown, met in report.targets(measured)}
+    assert verdicts["stats p99 ≤ 50 ms, with and without search_key"] == ("worst 55.0 ms (stats, search)", False)
+    assert verdicts["stats agree with the platform's COUNT(*) ... GROUP BY status"] == ("1 of 2 differ", False)
+    assert verdicts["cursor page p99 ≤ 20 ms at any depth"][1]
