@@ -45,6 +45,15 @@ def refresh(settings: Settings) -> None:
     clients.opensearch(settings).indices.refresh(index=f"{settings.index_prefix}-*")
 
 
+def indexed(settings: Settings, changes: Iterable[RowChange]) -> None:
+    """Publish `changes`, index all of them with an indexer of its own, and make them searchable."""
+    produce(settings, changes)
+    indexer = Indexer(settings)
+    drain(indexer)
+    refresh(settings)
+    indexer.close()
+
+
 def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment that makes a `runsearch` subprocess use these settings."""
     return {**os.environ, **settings.environ(), **extra}

@@ -14,9 +14,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from runsearch.demo.dataset import History, final_rows, generate
-from runsearch.indexer.consumer import Indexer
 from tests.conftest import isolated_settings
-from tests.harness import drain, produce, refresh, served_api
+from tests.harness import indexed, served_api
 from tests.model import expected, search
 
 CHROMIUM = shutil.which("chromium")
@@ -41,11 +40,7 @@ class Served:
 def served(servers: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     settings = isolated_settings(servers)
     history = generate(runs=150, organizations=2, seed=51, secret=settings.jwt_secret.get_secret_value())
-    produce(settings, history.changes)
-    indexer = Indexer(settings)
-    drain(indexer)
-    refresh(settings)
-    indexer.close()
+    indexed(settings, history.changes)
     with served_api(settings, tmp_path_factory.mktemp("api") / "api.log") as base:
         yield Served(base, history, expected(final_rows(history.changes)))
 

@@ -25,9 +25,8 @@ from runsearch.api.docs import RunPage
 from runsearch.api.stats import RunStats
 from runsearch.contract import WorkflowRun
 from runsearch.demo.dataset import generate
-from runsearch.indexer.consumer import Indexer
 from tests.conftest import isolated_settings
-from tests.harness import drain, produce, refresh, served_api
+from tests.harness import indexed, served_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.fuzz]
 
@@ -44,11 +43,7 @@ class Served:
 def served(servers: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     settings = isolated_settings(servers)
     history = generate(runs=200, organizations=2, seed=41, secret=settings.jwt_secret.get_secret_value())
-    produce(settings, history.changes)
-    indexer = Indexer(settings)
-    drain(indexer)
-    refresh(settings)
-    indexer.close()
+    indexed(settings, history.changes)
     with served_api(settings, Path(tmp_path_factory.mktemp("api")) / "api.log") as base:
         yield Served(base, history.api_keys["o_0000"])
 
