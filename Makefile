@@ -27,7 +27,7 @@ status: $(STAMP)
 	$(BIN)/runsearch stack status
 
 ## test: lint (ruff) and types (mypy, strict), then unit tests and integration tests against real OpenSearch and
-## Kafka, then the tests marked `secure` against the secured stack (HTTPS and users, SASL_SSL) (about 13 minutes)
+## Kafka, then the tests marked `secure` against the secured stack (HTTPS and users, SASL_SSL) (about 17 minutes)
 test: lint browser
 	$(BIN)/pytest
 	RUNSEARCH_TEST_STACK=secure $(BIN)/pytest -m secure tests/integration
