@@ -36,7 +36,7 @@ test: lint browser
 ## with apt-get when missing and run as root; otherwise those tests are skipped and say why
 browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-		apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } || \
+		apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } || \
 		echo "chromium is not installed: the dashboard's browser tests will be skipped"
 
 lint: $(STAMP)
