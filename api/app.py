@@ -22,7 +22,16 @@ from runsearch.api import docs
 from runsearch.api.answers import Answers
 from runsearch.api.auth import Authenticator, InvalidCredentials
 from runsearch.api.limits import RequestLimits
-from runsearch.api.query import SEARCH_PARAMS, BadCursor, PageTooDeep, after, encode_cursor, translate
+from runsearch.api.query import (
+    PAGE_PARAMS,
+    SEARCH_PARAMS,
+    WHOLE,
+    BadCursor,
+    PageTooDeep,
+    after,
+    encode_cursor,
+    translate,
+)
 from runsearch.api.stats import BadTimeline, RunStats, Timeline, read, stats_body
 from runsearch.contract import WorkflowRun
 from runsearch.errors import RunsearchError
@@ -146,7 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timeline = None if asked.start is None or asked.end is None else \
             Timeline.of(asked.start, asked.end, asked.interval, asked.time_zone)
         found = await search(request, stats_body(organization_id, asked.filters, asked.error_codes, timeline),
-                             {"allow_partial_search_results": SEARCH_PARAMS["allow_partial_search_results"]})
+                             WHOLE)
         return read(found, timeline)
 
     @app.get("/v1/agents/runs/pages", response_model=docs.RunPage, tags=["Runs"], summary="Walk every run of a listing",
@@ -157,7 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         organization_id: Annotated[str, Depends(organization)],
     ) -> Response:
         found = await search(request, after(organization_id, asked.filters, asked.cursor, asked.page_size),
-                             {**SEARCH_PARAMS, "filter_path": "hits.hits._source.run,hits.hits.sort"})
+                             PAGE_PARAMS)
         hits = found.get("hits", {}).get("hits", ())
         following = encode_cursor(hits[-1]["sort"]) if len(hits) == asked.page_size else None
         runs = ",".join(hit["_source"]["run"] for hit in hits)  # stored JSON text, joined as is

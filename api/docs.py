@@ -51,6 +51,12 @@ ErrorCode = Annotated[str | None, Query(max_length=500, description=ERROR_CODE,
 ApiKey = Annotated[str | None, Header(alias="x-api-key", description=API_KEY)]
 
 
+def _filters(status: list[WorkflowRunStatus] | None, search_key: str | None, error_code: str | None) -> RunFilters:
+    """The filters every endpoint of the listing's shape takes; an empty `search_key` or `error_code` filters
+    nothing."""
+    return RunFilters(tuple(s.value for s in status or ()), search_key or None, error_code or None)
+
+
 @dataclass(frozen=True)
 class Listing:
     """What a request asks for: the filters and the page."""
@@ -64,8 +70,7 @@ async def listing(page: Page = 1, page_size: PageSize = 10, status: Status = Non
                   error_code: ErrorCode = None) -> Listing:
     """The request's parameters as a dependency, shared by every endpoint of this shape. An empty
     `search_key` or `error_code` filters nothing. Async: a plain function would run in a thread pool."""
-    filters = RunFilters(tuple(s.value for s in status or ()), search_key or None, error_code or None)
-    return Listing(filters, page, page_size)
+    return Listing(_filters(status, search_key, error_code), page, page_size)
 
 
 STATS_DESCRIPTION = """For the filters of the listing (same parameters, same meaning, same key and organization): the
@@ -95,8 +100,7 @@ async def stats_request(
     time_zone: Annotated[str, Query(max_length=64, description="IANA time zone of the buckets",
                                     examples=["UTC", "Europe/Paris"])] = "UTC",
 ) -> StatsRequest:
-    filters = RunFilters(tuple(s.value for s in status or ()), search_key or None, error_code or None)
-    return StatsRequest(filters, error_codes, start, end, interval, time_zone)
+    return StatsRequest(_filters(status, search_key, error_code), error_codes, start, end, interval, time_zone)
 
 
 PAGES_DESCRIPTION = """The listing's runs (same filters, same order: newest first), a page at a time after a cursor
@@ -122,5 +126,4 @@ async def pages_request(
     page_size: Annotated[int, Query(ge=1, le=1000, description="Runs per page")] = 100,
     cursor: Annotated[str | None, Query(max_length=2000, description="`next_cursor` of the previous page")] = None,
 ) -> PagesRequest:
-    filters = RunFilters(tuple(s.value for s in status or ()), search_key or None, error_code or None)
-    return PagesRequest(filters, page_size, cursor or None)
+    return PagesRequest(_filters(status, search_key, error_code), page_size, cursor or None)

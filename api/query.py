@@ -47,10 +47,12 @@ def search_clause(term: str) -> dict[str, Any]:
     return {"match": {f"{SEARCH_FIELD}.short": {"query": term, "operator": "and"}}}
 
 
-# The request parameters of every listing search: only the stored responses come back, and a shard that cannot
-# answer (its node lost, no copy left yet) fails the search rather than leaving its runs out of a 200 (the filter
-# path would hide `_shards.failed`).
-SEARCH_PARAMS = {"filter_path": "hits.hits._source.run", "allow_partial_search_results": "false"}
+# The request parameters of the searches: a shard that cannot answer (its node lost, no copy left yet) fails the
+# search rather than leaving its runs out of a 200 (a filter path would hide `_shards.failed`); listings get back
+# only the stored responses, cursor pages also each hit's sort values.
+WHOLE = {"allow_partial_search_results": "false"}
+SEARCH_PARAMS = {**WHOLE, "filter_path": "hits.hits._source.run"}
+PAGE_PARAMS = {**WHOLE, "filter_path": "hits.hits._source.run,hits.hits.sort"}
 
 
 def run_filter(organization_id: str, filters: RunFilters) -> dict[str, Any]:

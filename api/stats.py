@@ -35,6 +35,9 @@ class Timeline:
     end: dt.datetime  # aware, after start
     interval: Interval
     zone: ZoneInfo
+    # The start of every bucket from the one holding `start` to the one holding the last instant before `end`, and
+    # the end of the last: len(buckets) + 1 instants, in the time zone. Computed once, when the timeline is made.
+    edges: tuple[dt.datetime, ...]
 
     @classmethod
     def of(cls, start: dt.datetime, end: dt.datetime, interval: Interval, time_zone: str) -> Timeline:
@@ -46,33 +49,31 @@ class Timeline:
         start, end = (t if t.tzinfo else t.replace(tzinfo=zone) for t in (start, end))
         if end <= start:
             raise BadTimeline("`to` must be after `from`")
-        return cls(start, end, interval, zone)
-
-    def bucket_starts(self) -> list[dt.datetime]:
-        """The start of every bucket from the one holding `start` to the one holding the last instant before `end`,
-        and the end of the last: len(buckets) + 1 instants, in the time zone."""
         try:
-            return self._bucket_starts()
+            edges = _edges(start, end, interval, zone)
         except OverflowError as err:  # a bucket edge before year 1 or after 9999
             raise BadTimeline("the timeline reaches past the dates that can be written (years 1 to 9999)") from err
+        return cls(start, end, interval, zone, edges)
 
-    def _bucket_starts(self) -> list[dt.datetime]:
-        local = self.start.astimezone(self.zone)
-        first = local.replace(minute=0, second=0, microsecond=0)
-        if self.interval == "day":
-            first = dt.datetime.combine(local.date(), dt.time(0), tzinfo=self.zone)
-        starts = [first]
-        end = self.end.astimezone(dt.UTC)  # compared in UTC: within one zone Python compares wall-clock times
-        while starts[-1].astimezone(dt.UTC) < end:
-            if len(starts) > MAX_BUCKETS:
-                raise BadTimeline(f"more than {MAX_BUCKETS} buckets: ask for a shorter range or a longer interval")
-            starts.append(self._next(starts[-1]))
-        return starts
 
-    def _next(self, start: dt.datetime) -> dt.datetime:
-        if self.interval == "hour":  # an hour is 3,600 seconds whatever the clocks do
-            return (start.astimezone(dt.UTC) + dt.timedelta(hours=1)).astimezone(self.zone)
-        return dt.datetime.combine(start.date() + dt.timedelta(days=1), dt.time(0), tzinfo=self.zone)
+def _edges(start: dt.datetime, end: dt.datetime, interval: Interval, zone: ZoneInfo) -> tuple[dt.datetime, ...]:
+    local = start.astimezone(zone)
+    first = local.replace(minute=0, second=0, microsecond=0)
+    if interval == "day":
+        first = dt.datetime.combine(local.date(), dt.time(0), tzinfo=zone)
+    edges = [first]
+    last = end.astimezone(dt.UTC)  # compared in UTC: within one zone Python compares wall-clock times
+    while edges[-1].astimezone(dt.UTC) < last:
+        if len(edges) > MAX_BUCKETS:
+            raise BadTimeline(f"more than {MAX_BUCKETS} buckets: ask for a shorter range or a longer interval")
+        edges.append(_next(edges[-1], interval, zone))
+    return tuple(edges)
+
+
+def _next(start: dt.datetime, interval: Interval, zone: ZoneInfo) -> dt.datetime:
+    if interval == "hour":  # an hour is 3,600 seconds whatever the clocks do
+        return (start.astimezone(dt.UTC) + dt.timedelta(hours=1)).astimezone(zone)
+    return dt.datetime.combine(start.date() + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
 
 
 def _micros(t: dt.datetime) -> int:
@@ -86,7 +87,7 @@ def stats_body(organization_id: str, filters: RunFilters, error_codes: int, time
         "error_codes": {"terms": {"field": "error_codes", "size": error_codes, "shard_size": max(100, error_codes * 5)}},
     }
     if timeline is not None:
-        edges = [_micros(t) for t in timeline.bucket_starts()]
+        edges = [_micros(t) for t in timeline.edges]
         aggs["timeline"] = {"range": {"field": "created_at_us",
                                       "ranges": [{"from": a, "to": b} for a, b in itertools.pairwise(edges)]}}
     return {"query": run_filter(organization_id, filters), "size": 0, "track_total_hits": True, "aggs": aggs}
@@ -119,10 +120,9 @@ def read(found: dict[str, Any], timeline: Timeline | None) -> RunStats:
     aggs = found["aggregations"]
     counts = None
     if timeline is not None:
-        starts = timeline.bucket_starts()
         counts = TimelineCounts(interval=timeline.interval, time_zone=str(timeline.zone), buckets=[
-            Bucket(start=start, runs=bucket["doc_count"]) for start, bucket in zip(starts, aggs["timeline"]["buckets"],
-                                                                                   strict=False)])
+            Bucket(start=start, runs=bucket["doc_count"])
+            for start, bucket in zip(timeline.edges, aggs["timeline"]["buckets"], strict=False)])
     return RunStats(
         total=found["hits"]["total"]["value"],
         by_status={b["key"]: b["doc_count"] for b in aggs["statuses"]["buckets"]},

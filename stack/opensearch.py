@@ -103,7 +103,7 @@ def start(settings: Settings, proc: Managed, home: Path, node: int, secured: sec
         "OPENSEARCH_JAVA_HOME": str(java_home(settings)),
         "OPENSEARCH_PATH_CONF": str(run / "config"),
         "OPENSEARCH_TMPDIR": str(run / "tmp"),
-        "OPENSEARCH_JAVA_OPTS": f"-Xms{heap(settings)} -Xmx{heap(settings)}",
+        "OPENSEARCH_JAVA_OPTS": "-Xms{0} -Xmx{0}".format(heap(settings)),
     }
     return proc.start(argv, env, cwd=run)
 

@@ -21,7 +21,7 @@ def _local(zone: str, *fields: int) -> dt.datetime:
 
 def test_days_follow_the_clocks_of_the_time_zone() -> None:
     # Paris moved from UTC+1 to UTC+2 on 2026-03-29: that day had 23 hours.
-    starts = Timeline.of(_local(PARIS, 2026, 3, 28, 9), _local(PARIS, 2026, 3, 30, 18), "day", PARIS).bucket_starts()
+    starts = Timeline.of(_local(PARIS, 2026, 3, 28, 9), _local(PARIS, 2026, 3, 30, 18), "day", PARIS).edges
     assert [s.isoformat() for s in starts] == ["2026-03-28T00:00:00+01:00", "2026-03-29T00:00:00+01:00",
                                                "2026-03-30T00:00:00+02:00", "2026-03-31T00:00:00+02:00"]
     utc = [s.astimezone(dt.UTC) for s in starts]  # subtracted in UTC: within one zone Python subtracts wall-clock times
@@ -31,7 +31,7 @@ def test_days_follow_the_clocks_of_the_time_zone() -> None:
 def test_hours_start_on_the_local_hour_and_the_range_widens_to_whole_buckets() -> None:
     kolkata = "Asia/Kolkata"  # UTC+5:30: a local hour starts at half past a UTC hour
     start = dt.datetime(2026, 11, 29, 4, 45, tzinfo=dt.UTC)  # 10:15 in Kolkata
-    starts = Timeline.of(start, start + dt.timedelta(hours=1, minutes=1), "hour", kolkata).bucket_starts()
+    starts = Timeline.of(start, start + dt.timedelta(hours=1, minutes=1), "hour", kolkata).edges
     assert [s.isoformat() for s in starts] == ["2026-11-29T10:00:00+05:30", "2026-11-29T11:00:00+05:30",
                                                "2026-11-29T12:00:00+05:30"]
     naive = Timeline.of(dt.datetime(2026, 11, 29, 10), dt.datetime(2026, 11, 29, 11), "hour", kolkata)
@@ -48,7 +48,7 @@ def test_hours_start_on_the_local_hour_and_the_range_widens_to_whole_buckets() -
 def test_timelines_that_cannot_be_drawn_are_refused(start: dt.datetime, end: dt.datetime, interval: str, zone: str,
                                                     message: str) -> None:
     with pytest.raises(BadTimeline, match=message):
-        Timeline.of(start, end, interval, zone).bucket_starts()  # type: ignore[arg-type]
+        Timeline.of(start, end, interval, zone)  # type: ignore[arg-type]
 
 
 def test_the_stats_count_what_the_listing_lists() -> None:
