@@ -12,6 +12,7 @@ from collections import OrderedDict
 import jwt
 from opensearchpy import AsyncOpenSearch
 
+from runsearch.api.query import WHOLE
 from runsearch.digest import sha256
 from runsearch.errors import RunsearchError
 
@@ -49,7 +50,8 @@ class Authenticator:
         cached = self._cache.get(digest)
         if cached and cached[0] > time.monotonic() and cached[1] == organization:
             return organization
-        found = await self.os.search(index=self.index, body={
+        # Whole or not at all: a shard that cannot answer (a node lost) would otherwise count as "no such key", a 403.
+        found = await self.os.search(index=self.index, params=WHOLE, body={
             "size": 0, "track_total_hits": 1,
             "query": {"bool": {"filter": [{"term": {"token_sha256": digest}}, {"term": {"organization_id": organization}},
                                           {"term": {"active": True}}, {"term": {"deleted": False}}]}},

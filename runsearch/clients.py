@@ -40,7 +40,8 @@ def async_opensearch(settings: Settings, timeout: float, pool: int = 32) -> Asyn
 def kafka(settings: Settings) -> dict[str, Any]:
     """The connection options of every Kafka client (consumer, producer, admin)."""
     options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap,
-                               "security_protocol": settings.kafka_security_protocol}
+                               "security_protocol": settings.kafka_security_protocol,
+                               "bootstrap_timeout_ms": int(settings.kafka_connect_timeout_seconds * 1000)}
     if settings.kafka_security_protocol != "PLAINTEXT":
         options["ssl_check_hostname"] = True
         if settings.kafka_ca_file:

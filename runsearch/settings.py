@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     kafka_username: str | None = Field(None, description="Kafka SASL user")
     kafka_password: SecretStr | None = Field(None, description="Password of `RUNSEARCH_KAFKA_USERNAME`")
     kafka_ca_file: Path | None = Field(None, description="CA bundle that signs the brokers' certificates (`SSL`, `SASL_SSL`)")
+    kafka_connect_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long a Kafka client waits for its first broker before the command fails, naming it")
 
     # --- topics (Debezium) -------------------------------------------------------------
     topic_prefix: str = Field("skyvern", description="Debezium topic prefix: topics are `<prefix>.public.<table>`")
@@ -143,6 +145,8 @@ class Settings(BaseSettings):
                      "keep it at most the runs index's refresh interval (500 ms), so no answer is older than one refresh; "
                      "0: off"))
     answer_cache_bytes: int = Field(64 * 2**20, ge=0, description="Most bytes of answers the API keeps for reuse")
+    gzip_minimum_bytes: int = Field(
+        1024, ge=0, description="Smallest answer the API compresses (gzip) for a client that accepts it")
     search_timeout_seconds: float = Field(
         2.0, gt=0,
         description="OpenSearch request timeout of the API; beyond it the API answers 503",

@@ -40,6 +40,9 @@ def runtime_dir(settings: Settings, port: int) -> Path:
 
 def prepare(settings: Settings, home: Path, port: int, secured: security.Material | None) -> Path:
     run = runtime_dir(settings, port)
+    link = settings.stack_dir / run.name  # where `stack status` says the data is, also when it lives elsewhere
+    if link.is_symlink() and link.readlink() != run:  # left by an earlier layout of the data folders
+        link.unlink()
     marker = run / "opensearch-version"  # OpenSearch cannot open data a newer version wrote
     if marker.exists() and marker.read_text() != settings.opensearch_version:
         raise StackError(f"{run} holds the data of OpenSearch {marker.read_text()}, which {settings.opensearch_version} "
@@ -60,7 +63,6 @@ def prepare(settings: Settings, home: Path, port: int, secured: security.Materia
     options = re.sub(r"^-Xm[sx]\S+$", "", options, flags=re.M)  # the heap comes from OPENSEARCH_JAVA_OPTS
     (config / "jvm.options").write_text(options)
     account.hand_over(settings, run)
-    link = settings.stack_dir / run.name  # where `stack status` says the data is, also when it lives elsewhere
     if not link.exists() and run != link.resolve():
         settings.stack_dir.mkdir(parents=True, exist_ok=True)
         link.symlink_to(run)

@@ -194,6 +194,17 @@ def test_response_shape(world: World) -> None:
     assert list(run) == list(WorkflowRun.model_fields)  # every property, in the documented order
 
 
+def test_answers_are_compressed_for_clients_that_ask_and_small_ones_never(world: World) -> None:
+    key = {"x-api-key": world.keys["gen_o_0000"]}
+    plain = world.client.get("/v1/agents/runs", params={"page_size": 50}, headers={**key, "accept-encoding": "identity"})
+    packed = world.client.get("/v1/agents/runs", params={"page_size": 50}, headers={**key, "accept-encoding": "gzip"})
+    assert "content-encoding" not in plain.headers and packed.headers["content-encoding"] == "gzip"
+    assert len(plain.json()) == 50 and packed.content == plain.content  # the client decodes it to the same bytes
+    assert int(packed.headers["content-length"]) * 5 < len(plain.content)
+    refused = world.client.get("/v1/agents/runs", headers={"x-api-key": "bad", "accept-encoding": "gzip"})
+    assert refused.status_code == 403 and "content-encoding" not in refused.headers  # under 1 KiB: as it is
+
+
 def test_opensearch_down_gives_fast_503(servers: dict[str, str]) -> None:
     down = isolated_settings(servers).model_copy(update={"opensearch_url": "http://127.0.0.1:9"})
     key = generate(runs=1, organizations=1).api_keys["o_0000"]

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from opensearchpy.exceptions import TransportError
 
 from runsearch.api import auth
 from runsearch.api.auth import Authenticator, InvalidCredentials, claimed_organization
@@ -17,13 +18,18 @@ SECRET = "a-secret-of-sufficient-length-for-hs256-0001"
 
 
 class FakeSearch:
-    """Answers the key query from a set of (digest, organization) that are active."""
+    """Answers the key query from a set of (digest, organization) that are active. With `shard_lost`, as OpenSearch
+    does when no copy of the shard can answer: an error if partial results are refused, else no hits."""
 
     def __init__(self, active: set[tuple[str, str]]) -> None:
-        self.active, self.searches = active, 0
+        self.active, self.searches, self.shard_lost = active, 0, False
 
-    async def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def search(self, index: str, body: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
         self.searches += 1
+        if self.shard_lost:
+            if params.get("allow_partial_search_results") == "false":
+                raise TransportError(503, "search_phase_execution_exception")
+            return {"_shards": {"total": 1, "failed": 1}, "hits": {"total": {"value": 0}}}
         terms = {k: v for clause in body["query"]["bool"]["filter"] for k, v in clause["term"].items()}
         found = (terms["token_sha256"], terms["organization_id"]) in self.active
         return {"hits": {"total": {"value": int(found)}}}
@@ -73,3 +79,12 @@ def test_the_cache_holds_a_bounded_number_of_keys(monkeypatch: pytest.MonkeyPatc
     for key in keys:
         check(authenticator, key)
     assert list(authenticator._cache) == [sha256(k) for k in keys[2:]]
+
+
+def test_a_key_that_cannot_be_looked_up_is_an_error_not_a_refusal() -> None:
+    """A node lost with the only answering copy of the keys: the API answers 503 (retry), never 403 (bad key)."""
+    key = api_key("o_1", SECRET)
+    search = FakeSearch({(sha256(key), "o_1")})
+    search.shard_lost = True
+    with pytest.raises(TransportError):
+        check(Authenticator(search, "keys", SECRET, ttl_seconds=30), key)  # type: ignore[arg-type]

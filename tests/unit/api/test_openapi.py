@@ -31,6 +31,7 @@ def test_operation_matches_the_platform() -> None:
     operation = doc["paths"]["/v1/agents/runs"]["get"]
     assert operation["operationId"] == "get_workflow_runs_v1_workflows_runs_get"
     assert operation["summary"] == "Get all runs" and operation["tags"] == ["Runs"]
+    assert operation["x-fern-sdk-method-name"] == "get_workflow_runs"  # the name the platform's generated SDKs use
     got = {p["name"]: (p["in"], {k: v for k, v in p["schema"].items() if k != "description"}) for p in operation["parameters"]}
     assert got == PARAMETERS
     assert all(not p["required"] for p in operation["parameters"])

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,12 @@ def test_fetching_without_maven_is_one_line_saying_what_to_install(tmp_path: Pat
     output = done.stdout + done.stderr
     assert done.returncode == 1 and output.count("\n") == 1 and "Traceback" not in output
     assert "Maven (`mvn`) is needed" in output and "apt-get install maven" in output
+
+
+def test_an_unreachable_kafka_is_one_line_after_its_connect_timeout() -> None:
+    started = time.monotonic()
+    done = _runsearch("topics", RUNSEARCH_KAFKA_BOOTSTRAP="127.0.0.1:9", RUNSEARCH_KAFKA_CONNECT_TIMEOUT_SECONDS="1")
+    output = done.stdout + done.stderr
+    assert done.returncode == 3 and output.count("\n") == 1
+    assert "cannot reach Kafka at 127.0.0.1:9 (RUNSEARCH_KAFKA_BOOTSTRAP)" in output
+    assert time.monotonic() - started < 20  # the setting is honoured: kafka-python alone waits 30 s

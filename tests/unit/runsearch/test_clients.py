@@ -51,7 +51,8 @@ def test_kafka_options_follow_the_security_protocol(protocol: str, mechanism: st
     options = clients.kafka(settings)
     assert options["security_protocol"] == protocol and options["ssl_cafile"] == "/ca.pem" and options["ssl_check_hostname"]
     assert options.get("sasl_mechanism") == mechanism and options.get("sasl_plain_password") == ("p" if mechanism else None)
-    assert clients.kafka(Settings()) == {"bootstrap_servers": "127.0.0.1:9092", "security_protocol": "PLAINTEXT"}
+    assert clients.kafka(Settings()) == {"bootstrap_servers": "127.0.0.1:9092", "security_protocol": "PLAINTEXT",
+                                         "bootstrap_timeout_ms": 10_000}
 
 
 def test_the_api_refuses_the_development_secret_off_loopback() -> None:

@@ -41,6 +41,8 @@ def test_data_of_another_version_is_refused_with_the_fix(tmp_path: Path) -> None
     (home / "config").mkdir(parents=True)
     (home / "config" / "jvm.options").write_text("-Xms1g\n-Xlog:gc*:file=logs/gc.log\n")
     settings = Settings(stack_dir=tmp_path / "stack", opensearch_url="http://127.0.0.1:19900")  # type: ignore[call-arg]
+    settings.stack_dir.mkdir()
+    (settings.stack_dir / "opensearch-19900").symlink_to(tmp_path / "gone")  # an earlier layout's link: replaced
     run = opensearch.prepare(settings, home, 19900, None)
     assert (run / "opensearch-version").read_text() == settings.opensearch_version
     assert (settings.stack_dir / run.name).resolve() == run  # the stack folder shows where the data is
