@@ -1,9 +1,11 @@
-"""Ingest: a backlog in Kafka indexed by real indexer processes until searchable, and the raw bulk
-ceiling of OpenSearch for the same final documents."""
+"""Ingest: the backlog in Kafka built into the index by `runsearch reindex` (folded, each document written once),
+the live indexer processes started after it, and the raw bulk ceiling of OpenSearch for the same final documents."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterable
@@ -11,15 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
+import psutil
 from opensearchpy import OpenSearch, helpers
-from prometheus_client.parser import text_string_to_metric_families
 
 from runsearch.bench import BenchError
 from runsearch.demo.dataset import RowChange
 from runsearch.demo.publish import publish
-from runsearch.indexer.offsets import committed_offsets, end_offsets
+from runsearch.indexer.offsets import end_offsets
 from runsearch.mappings import Layout, Names, body
 from runsearch.settings import Settings
 from runsearch.stack.processes import Managed
@@ -32,12 +33,17 @@ class Published:
 
 
 @dataclass
-class Indexed:
-    processes: int
-    events: int  # in the topics when the indexers started
+class Rebuilt:
+    """The index built from the whole backlog by `runsearch reindex` (fold, catch-up, sampled verification, swap)."""
+
+    events: int  # in the topics when it started
     documents: int
-    seconds: float
-    writes: int  # documents written by the indexers, rewrites included
+    seconds: float  # the whole command
+    fold_seconds: float
+    write_seconds: float
+    disk_bytes: int  # the fold's store
+    writes: int  # index operations on the runs index: one per document when folded
+    peak_rss_bytes: int  # of the command's process
 
     @property
     def events_per_second(self) -> float:
@@ -88,31 +94,28 @@ def start_indexers(settings: Settings, procs: list[Managed]) -> None:
                    env, cwd=Path.cwd())
 
 
-def index_backlog(settings: Settings, os_client: OpenSearch, procs: list[Managed]) -> Indexed:
-    """Start the indexers on a full backlog; done when the group has committed every offset."""
-    ends = end_offsets(settings)
+def rebuild(settings: Settings, os_client: OpenSearch, sample: int, log: Path) -> Rebuilt:
+    """`runsearch reindex --json` on the backlog, its process' memory sampled every half second."""
+    events = sum(end_offsets(settings).values())
     started = time.perf_counter()
-    start_indexers(settings, procs)
-    while True:
-        committed = committed_offsets(settings, settings.consumer_group)
-        if all(committed[tp] >= end for tp, end in ends.items()):
-            break
-        dead = [p.name for p in procs if not p.alive()]
-        if dead:
-            raise BenchError(f"{', '.join(dead)} exited; see {procs[0].log_file.parent}")
-        time.sleep(0.5)
-    runs = Names(settings.index_prefix).read_alias("runs")
-    os_client.indices.refresh(index=runs)
+    with log.open("wb") as errors:
+        proc = subprocess.Popen([sys.executable, "-m", "runsearch.cli", "reindex", "--json", "--sample", str(sample)],
+                                env={**os.environ, **settings.environ()}, stdout=subprocess.PIPE, stderr=errors)
+        peak = 0
+        while proc.poll() is None:
+            with contextlib.suppress(psutil.Error):
+                peak = max(peak, psutil.Process(proc.pid).memory_info().rss)
+            time.sleep(0.5)
     seconds = time.perf_counter() - started
-    writes = sum(_documents_written(settings.indexer_metrics_port + i) for i in range(len(procs)))
-    return Indexed(len(procs), sum(ends.values()), os_client.count(index=runs)["count"], seconds, writes)
-
-
-def _documents_written(metrics_port: int) -> int:
-    text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
-    return int(sum(sample.value for family in text_string_to_metric_families(text)
-                   if family.name == "runsearch_indexer_documents_written" for sample in family.samples
-                   if sample.name.endswith("_total")))
+    output = proc.stdout.read() if proc.stdout else b""
+    if proc.returncode != 0:
+        raise BenchError(f"reindex failed ({proc.returncode}); see {log}: {output.decode()[-500:]}")
+    report = orjson.loads(output)
+    folded = report["folded"]
+    runs = Names(settings.index_prefix).read_alias("runs")
+    stats = os_client.indices.stats(index=runs, metric="indexing")["_all"]["primaries"]["indexing"]
+    return Rebuilt(events, os_client.count(index=runs)["count"], seconds, folded["fold_seconds"], folded["write_seconds"],
+                   folded["disk_bytes"], stats["index_total"], peak)
 
 
 def bulk_ceiling(settings: Settings, os_client: OpenSearch, sample: int) -> Ceiling:

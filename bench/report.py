@@ -27,13 +27,12 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
     """(target, measured, met) for each target of the benchmark."""
     classes = results["classes"]
     worst_p99 = max(classes, key=lambda c: c["runsearch_ms"]["p99"])
-    worst_p50 = max(classes, key=lambda c: c["runsearch_ms"]["p50"])
     searches = [c for c in classes if c["name"].startswith("search ")]
     slowest_ratio = min(searches, key=lambda c: c["baseline_ms"]["p50"] / c["runsearch_ms"]["p50"])
     indexed = [c for c in classes if c["index_served"]]
     worst_gap = max(indexed, key=lambda c: c["runsearch_ms"]["p50"] - c["baseline_ms"]["p50"])
     overhead = max(classes, key=lambda c: c["runsearch_ms"]["p50"] - c["opensearch_took_ms"]["p50"])
-    ingest, fresh, load = results["ingest"], results["freshness"], results["load"]
+    fresh, load = results["freshness"], results["load"]
 
     def ms(c: dict[str, Any], q: str) -> float:
         return c["runsearch_ms"][q]
@@ -43,18 +42,13 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
     ratio = slowest_ratio["baseline_ms"]["p50"] / ms(slowest_ratio, "p50")
     fresh_p99 = fresh["latency_ms"].get("p99", float("inf"))
     return [
-        ("API p99 ≤ 50 ms, every class", f"worst {ms(worst_p99, 'p99'):.1f} ms ({worst_p99['name']})",
-         ms(worst_p99, "p99") <= 50),
-        ("API p50 ≤ 15 ms, every class", f"worst {ms(worst_p50, 'p50'):.1f} ms ({worst_p50['name']})",
-         ms(worst_p50, "p50") <= 15),
-        ("≥ 20× the baseline at p50, every search class", f"lowest {ratio:.1f}× ({slowest_ratio['name']})", ratio >= 20),
-        ("≤ baseline + 2 ms at p50 where PostgreSQL uses an index", f"worst {gap:+.1f} ms ({worst_gap['name']})", gap <= 2),
+        ("API p99 ≤ 20 ms, every class", f"worst {ms(worst_p99, 'p99'):.1f} ms ({worst_p99['name']})",
+         ms(worst_p99, "p99") <= 20),
+        ("index-answered classes p50 ≤ baseline + 1 ms", f"worst {gap:+.1f} ms ({worst_gap['name']})", gap <= 1),
+        ("search classes ≥ 50× the baseline at p50", f"lowest {ratio:.1f}× ({slowest_ratio['name']})", ratio >= 50),
+        *poll_targets(results),
         ("own layers ≤ 3 ms over OpenSearch's took at p50", f"worst {extra:.1f} ms ({overhead['name']})", extra <= 3),
-        ("ingest ≥ 50% of the bulk ceiling", f"{ingest['share_of_ceiling']:.0%} ({ingest['documents_per_second']:,.0f} vs "
-         f"{ingest['ceiling_documents_per_second']:,.0f} documents/s; each written "
-         f"{ingest['writes_per_document']:.1f} times)", ingest["share_of_ceiling"] >= 0.5),
-        ("full build of 1,000,000 runs < 30 min", f"{ingest['seconds'] / 60:.1f} min for {ingest['documents']:,} runs"
-         f" ({ingest['events_per_second']:,.0f} events/s)", results["dataset"]["runs"] >= 1_000_000 and ingest["seconds"] < 1800),
+        *rebuild_targets(results),
         ("freshness p99 ≤ 2 s at 1,000 events/s",
          f"p50 {fresh['latency_ms'].get('p50', float('nan')):.0f} / p99 {fresh_p99:.0f} ms at "
          f"{fresh['background_events_per_second']:,.0f} events/s, {fresh['unseen']} unseen of {fresh['probes']}",
@@ -64,6 +58,32 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
          f" p99 {load['latency_ms']['p99']:.1f} ms, {load['clients']} clients)", load["errors"] == 0),
         ("both endpoints agree", f"{len(results['disagreements'])} classes differ", not results["disagreements"]),
         *dashboard_targets(results),
+    ]
+
+
+def poll_targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """Repeated identical polls (answered from the answer cache), for results that measured them."""
+    if "polls" not in results:
+        return []
+    slowest = max(results["polls"], key=lambda c: c["ms"]["p50"])
+    return [("repeated polls p50 ≤ 2 ms", f"worst {slowest['ms']['p50']:.1f} ms ({slowest['name']}; p99 "
+             f"{slowest['ms']['p99']:.1f})", slowest["ms"]["p50"] <= 2)]
+
+
+def rebuild_targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """The full build from the backlog: speed against OpenSearch's bulk ceiling, writes, memory (results from
+    before `reindex` folded measured the live indexers draining the backlog, and no memory)."""
+    ingest, runs = results["ingest"], results["dataset"]["runs"]
+    peak = ingest.get("peak_rss_bytes")
+    return [
+        ("full rebuild ≥ 50% of the bulk ceiling", f"{ingest['share_of_ceiling']:.0%} ({ingest['documents_per_second']:,.0f} "
+         f"vs {ingest['ceiling_documents_per_second']:,.0f} documents/s)", ingest["share_of_ceiling"] >= 0.5),
+        ("full rebuild of 1,000,000 runs < 10 min", f"{ingest['seconds'] / 60:.1f} min for {ingest['documents']:,} runs "
+         f"({ingest['events_per_second']:,.0f} events/s)", runs >= 1_000_000 and ingest["seconds"] < 600),
+        ("writes per document ≤ 1.2", f"{ingest['writes_per_document']:.2f}", ingest["writes_per_document"] <= 1.2),
+        ("peak memory of the rebuild ≤ 2 GB", "not measured" if peak is None else
+         f"{peak / 2**30:.2f} GiB; its fold store {ingest['disk_bytes'] / 2**30:.2f} GiB on disk",
+         peak is not None and peak <= 2 * 10**9),
     ]
 
 

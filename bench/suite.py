@@ -1,8 +1,9 @@
 """`make bench`: runsearch against the platform's SQL on the same generated data, in one run.
 
 Starts its own OpenSearch, Kafka and PostgreSQL (fresh data, own ports, `.stack-bench/`), publishes the
-dataset as change events while keeping its final rows, loads those rows into PostgreSQL, lets real
-indexer processes index the backlog, then measures, and stops everything it started.
+dataset as change events while keeping its final rows, loads those rows into PostgreSQL, builds the index
+from the backlog with `runsearch reindex`, starts the live indexers, then measures, and stops everything it
+started.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from runsearch.stack.launcher import Stack
 from runsearch.stack.processes import Managed, wait_until
 
 BASELINE_PORT = 28001
+POLLED_PORT = 28002
 POSTGRES_PORT = 25432
 
 
@@ -52,6 +54,7 @@ class Options:
     ceiling_sample: int = 250_000
     cursor_pages: int = 200  # pages of 100 walked by cursor: 20,000 runs deep, twice the offset window
     shard_counts: tuple[int, ...] = (1, 4, 16)  # layouts the runs are copied into to measure `took` against
+    verify_sample: int = 10_000  # runs the rebuild verifies, drawn from the topics and as many from the index
 
 
 def bench_settings(base: Settings) -> Settings:
@@ -82,16 +85,17 @@ class Bench:
         self.postgres = Postgres(self.settings, POSTGRES_PORT)
         self.indexers = ingest.indexers(self.settings, options.indexers)
         self.api = Managed("api", self.settings.stack_dir)
+        self.polled = Managed("api-polled", self.settings.stack_dir)  # with the answer cache, as `make run` has it
         self.baseline = Managed("baseline", self.settings.stack_dir)
         self.os = clients.opensearch(self.settings, timeout=120)
         orgs = organization_ids(options.organizations)
         self.big, self.small = orgs[0], orgs[len(orgs) // 2]
         self.keys = {org: api_key(org, self.settings.jwt_secret.get_secret_value()) for org in orgs}
 
-    def _serve(self, proc: Managed, argv: list[str], port: int) -> None:
+    def _serve(self, proc: Managed, argv: list[str], port: int, **env: str) -> None:
         # The stack dir in argv lets `stop` recognise the process as ours.
         proc.start([sys.executable, "-m", "runsearch.cli", *argv, "--stack-dir", str(self.settings.stack_dir.resolve())],
-                   {**os.environ, **self.settings.environ()}, cwd=Path.cwd())
+                   {**os.environ, **self.settings.environ(), **env}, cwd=Path.cwd())
 
         def answers() -> bool:
             try:
@@ -103,7 +107,7 @@ class Bench:
         wait_until(answers, self.settings.startup_timeout_seconds, proc)
 
     def stop(self) -> None:
-        for proc in (self.api, self.baseline, *self.indexers):
+        for proc in (self.api, self.polled, self.baseline, *self.indexers):
             proc.stop()
         self.postgres.stop()
         self.stack.down()
@@ -141,21 +145,24 @@ class Bench:
         self.postgres.load(snapshot)
         results["dataset"]["postgres_load_seconds"] = time.perf_counter() - started
 
-        self.say(f"indexing the backlog with {o.indexers} indexer processes")
-        indexed = ingest.index_backlog(s, self.os, self.indexers)
-        self.say(f"indexed {indexed.events:,} events in {indexed.seconds:.0f}s; measuring the bulk ceiling")
+        self.say("building the index from the backlog: `runsearch reindex` (fold, then each document written once)")
+        built = ingest.rebuild(s, self.os, o.verify_sample, s.stack_dir / "reindex.log")
+        self.say(f"built {built.documents:,} documents from {built.events:,} events in {built.seconds:.0f}s; "
+                 f"starting {o.indexers} live indexers; measuring the bulk ceiling")
+        ingest.start_indexers(s, self.indexers)  # from where the rebuild stopped, for freshness
         ceiling = ingest.bulk_ceiling(s, self.os, o.ceiling_sample)
         results["ingest"] = {
-            "processes": indexed.processes, "events": indexed.events, "documents": indexed.documents,
-            "seconds": indexed.seconds, "events_per_second": indexed.events_per_second,
-            "documents_per_second": indexed.documents_per_second, "writes_per_document": indexed.writes / indexed.documents,
+            **asdict(built), "events_per_second": built.events_per_second,
+            "documents_per_second": built.documents_per_second, "writes_per_document": built.writes / built.documents,
             "ceiling_documents": ceiling.documents, "ceiling_seconds": ceiling.seconds,
             "ceiling_documents_per_second": ceiling.documents_per_second,
-            "share_of_ceiling": indexed.documents_per_second / ceiling.documents_per_second,
+            "share_of_ceiling": built.documents_per_second / ceiling.documents_per_second,
             "bytes_per_document": asdict(ceiling.size),
         }
 
         self._serve(self.api, ["api"], s.api_port)
+        self._serve(self.polled, ["api"], POLLED_PORT, RUNSEARCH_API_PORT=str(POLLED_PORT),
+                    RUNSEARCH_ANSWER_CACHE_SECONDS=str(Settings.model_fields["answer_cache_seconds"].default))
         self._serve(self.baseline, ["bench", "baseline", "--port", str(BASELINE_PORT), "--dsn", self.postgres.dsn],
                     BASELINE_PORT)
         runs_alias = Names(s.index_prefix).read_alias("runs")
@@ -179,6 +186,11 @@ class Bench:
                     "opensearch_direct_ms": latency.opensearch_direct(self.os, runs_alias, q, o.requests,
                                                                       s.max_result_window),
                 })
+            self.say("repeated polls: the index-answered classes, with the answer cache")
+            with httpx.Client(base_url=f"http://127.0.0.1:{POLLED_PORT}", timeout=60) as polled:
+                results["polls"] = [{"name": q.name, "ms": latency.endpoint(polled, self.keys[q.organization], q,
+                                                                              o.requests, budget_seconds=60)}
+                                    for q in queries if q.index_served]
             self.say("dashboard: stats beside the platform's counts, and a cursor walk")
             term = next((q.params["search_key"] for q in queries if q.name == "search param value, 6 chars, common"),
                         next(q.params["search_key"] for q in queries if "search_key" in q.params))

@@ -88,18 +88,20 @@ class Indexer:
     consumer group, and no second copy of the live indexer's dead letters."""
 
     def __init__(self, settings: Settings, rebuild: Generation | None = None, *, consumer: KafkaConsumer | None = None,
-                 producer: KafkaProducer | None = None, writer: Applier | None = None) -> None:
+                 producer: KafkaProducer | None = None, writer: Applier | None = None,
+                 dead_letters: bool | None = None) -> None:
         """Kafka's consumer and producer and the writer of the index are made from `settings` unless given (tests
-        give fakes)."""
+        give fakes). Dead letters are sent by the live indexer, and by a rebuild only when asked (`dead_letters`:
+        a first build, which no live indexer ever replays)."""
         self.settings = settings
         self.stopping = threading.Event()
         self.tables = topics(settings)
         self.rebuild = rebuild
+        self.dead_letters = rebuild is None if dead_letters is None else dead_letters
         if producer is None:
-            if rebuild is None:
+            if self.dead_letters:
                 deadletter_topic.ensure(settings)
-            producer = KafkaProducer(**clients.kafka(settings), acks="all", linger_ms=5,
-                                     max_request_size=settings.deadletter_max_bytes + 64 * 1024)
+            producer = deadletter_topic.producer(settings)
         self.producer = producer
         if consumer is None:
             group = offsets.rebuild_group(settings, rebuild.number) if rebuild else settings.consumer_group
@@ -178,7 +180,7 @@ class Indexer:
         failed = [(decoded.changes[i][0], failure) for i, failure in sorted(isolated.failures.items())]
         dead = decoded.dead + [dead_letter(self.settings, rec, self.tables.get(rec.topic), failure.error, failure.reason,
                                            "TASK_PUT") for rec, failure in failed]
-        if not self.rebuild and dead and self._retry("sending dead letters", lambda: self._send(dead)) is None:
+        if self.dead_letters and dead and self._retry("sending dead letters", lambda: self._send(dead)) is None:
             return
         for rec in messages:
             tp = TopicPartition(rec.topic, rec.partition)
@@ -188,13 +190,7 @@ class Indexer:
         self.progress.add(len(messages), isolated.outcome.documents_written, len(dead))
 
     def _send(self, letters: list[deadletter.Letter]) -> bool:
-        """Every dead letter acknowledged by the broker (raises if one is not, to be retried: at-least-once)."""
-        futures = [self.producer.send(self.settings.deadletter_topic, key=letter.key, value=letter.value,
-                                      headers=letter.headers) for letter in letters]
-        self.producer.flush()
-        for future in futures:
-            future.get(timeout=0)
-        return True
+        return deadletter_topic.send(self.producer, self.settings.deadletter_topic, letters)
 
     def _commit(self) -> None:
         """Commit what was applied on the partitions assigned to us (every batch so far: a commit that failed is

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaProducer
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from runsearch import clients
 from runsearch.errors import RunsearchError
+from runsearch.indexer.deadletter import Letter
 from runsearch.settings import Settings
 
 
@@ -32,3 +33,18 @@ def ensure(settings: Settings) -> None:
         raise DeadLetterTopicError(
             f"the dead-letter topic {name!r} is missing and could not be created ({type(err).__name__}): create it, "
             f"or let RUNSEARCH_DEADLETTER_TOPIC name a topic that exists") from err
+
+
+def producer(settings: Settings) -> KafkaProducer:
+    """A producer of dead letters (acknowledged by every replica; large enough for the largest letter)."""
+    return KafkaProducer(**clients.kafka(settings), acks="all", linger_ms=5,
+                         max_request_size=settings.deadletter_max_bytes + 64 * 1024)
+
+
+def send(sender: KafkaProducer, topic: str, letters: list[Letter]) -> bool:
+    """Every dead letter acknowledged by the broker (raises if one is not, to be retried: at-least-once)."""
+    futures = [sender.send(topic, key=letter.key, value=letter.value, headers=letter.headers) for letter in letters]
+    sender.flush()
+    for future in futures:
+        future.get(timeout=0)
+    return True

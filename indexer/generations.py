@@ -132,9 +132,22 @@ def _update(os: OpenSearch, add: list[tuple[str, str]], remove: list[tuple[str, 
         os.indices.update_aliases(body={"actions": actions})
 
 
+def fold_into(os: OpenSearch, names: Names, number: int) -> None:
+    """Give a generation its fold aliases (a rebuild's fold writes through them; the live indexer does not)."""
+    _update(os, [(names.index(k, number), names.fold_alias(k, number)) for k in KINDS], [])
+
+
 def register(os: OpenSearch, names: Names, number: int) -> None:
-    """Add a generation's write aliases: from the live indexer's next batch on, it keeps the generation current."""
-    _update(os, [(names.index(k, number), names.write_alias(k, number)) for k in KINDS], [])
+    """Add a generation's write aliases (and drop its fold aliases, in the same atomic update): from the live
+    indexer's next batch on, it keeps the generation current."""
+    folds = _holders(os, ",".join(names.fold_alias(k, number) for k in KINDS))
+    _update(os, [(names.index(k, number), names.write_alias(k, number)) for k in KINDS],
+            [(index, alias) for index, aliases in folds.items() for alias in aliases])
+
+
+def drop(os: OpenSearch, names: Names, number: int) -> None:
+    """Delete a generation's indices (their aliases go with them)."""
+    os.indices.delete(index=",".join(names.index(kind, number) for kind in KINDS), ignore_unavailable=True)
 
 
 def unregister(os: OpenSearch, names: Names, number: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
 
 from runsearch import clients
 from runsearch.errors import RunsearchError
@@ -29,6 +30,16 @@ def committed_offsets(settings: Settings, group: str) -> Offsets:
     consumer = KafkaConsumer(**clients.kafka(settings), group_id=group, enable_auto_commit=False)
     try:
         return {tp: consumer.committed(tp) or 0 for tp in end_offsets(settings)}
+    finally:
+        consumer.close()
+
+
+def commit(settings: Settings, group: str, positions: Offsets) -> None:
+    """Set where a consumer group stands (one no process consumes with yet: a rebuild's, after its fold)."""
+    consumer = KafkaConsumer(**clients.kafka(settings), group_id=group, enable_auto_commit=False)
+    try:
+        consumer.assign(list(positions))
+        consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in positions.items()})
     finally:
         consumer.close()
 

@@ -180,24 +180,24 @@ class Pipeline:
         pending = dict(per_run)
         while pending:
             docs: dict[str, document.Document] = {}
-            counts: dict[str, Outcome] = {}
+            results: dict[str, list[tuple[str, document.Applied]]] = {}  # per run: (table, what each change did)
             for run_id, work in pending.items():
                 seen = current.get(run_id)
                 doc = orjson.loads(orjson.dumps(seen.source)) if seen else document.new_document(run_id)
-                counts[run_id] = Outcome()
-                for change in work.changes:
-                    counts[run_id].count(change.table, document.apply(doc, change))
+                results[run_id] = [(change.table, document.apply(doc, change)) for change in work.changes]
                 embedded = [document.embed_task(doc, task_id, record) for task_id, record in work.tasks.items()]
-                if seen is not None or counts[run_id].applied or any(embedded):  # stale work never creates one
+                applied = any(result != "stale" for _, result in results[run_id])
+                if seen is not None or applied or any(embedded):  # stale work never creates one
                     docs[run_id] = doc
             self._embed(docs)
             to_write = {rid: (document.finalize(doc), current.get(rid)) for rid, doc in docs.items()}
             to_write = {rid: w for rid, w in to_write.items() if w[1] is None or w[0] != w[1].source}
             conflicts = self.backend.write(runs, to_write)
             outcome.documents_written += len(to_write) - len(conflicts)
-            for run_id, counted in counts.items():
+            for run_id, done in results.items():
                 if run_id not in conflicts:
-                    outcome.add(counted)
+                    for table, result in done:
+                        outcome.count(table, result)
             # Lost races are merged again; won ones are re-checked for records that changed meanwhile.
             pending = {rid: pending[rid] for rid in conflicts}
             for rid in self._outdated({rid: doc for rid, doc in docs.items() if rid not in conflicts}):

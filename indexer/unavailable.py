@@ -62,7 +62,7 @@ def repair(table: str, held: dict[str, Any], lsn: int, data: dict[str, Any], una
 
 def unknown(carried: Carried) -> list[str]:
     """The columns whose value no event has given yet."""
-    return sorted(c for c, src in carried.items() if src < 0)
+    return sorted(c for c, src in carried.items() if src < 0) if carried else []  # mostly empty: skip the sort
 
 
 def _get(data: dict[str, Any], path: Path) -> Any:

@@ -100,6 +100,11 @@ class Names:
     def write_alias(self, kind: str, generation: int) -> str:
         return f"{self.index(kind, generation)}-write"
 
+    def fold_alias(self, kind: str, generation: int) -> str:
+        """What a rebuild's fold writes a generation through before registering it: no write alias, so the live
+        indexer leaves the generation alone meanwhile."""
+        return f"{self.index(kind, generation)}-fold"
+
     def every_write_alias(self) -> str:
         """A pattern matching the write aliases of every generation."""
         return f"{self.prefix}-*-v*-write"

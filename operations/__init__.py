@@ -6,6 +6,10 @@ The guarantees (the README's operator section says what proves each):
 - A swap serves data at least as fresh as the generation it replaces: the new generation is registered (the
   live indexer writes it from its next batch on) before the end offsets the rebuild catches up to are read,
   so every change is in it either from the rebuild or from the live indexer.
+- A rebuild writes each document once: it folds the topics on disk before the generation is registered, through
+  fold aliases the live indexer does not write (`fold`); then it registers the generation and catches up as above.
+  A fold that stops is started over; a first build hands its place to a live group that never consumed, and sends
+  the dead letters no live indexer will.
 - A rollback target is current: a generation keeps its write aliases after a swap, until cleanup, so the live
   indexer keeps it up to date; rollback refuses a generation that is not kept current.
 - Operations are safe to combine: a rebuild holds a lease (`lease`); a second `reindex` and any `cleanup`

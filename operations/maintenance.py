@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from runsearch.indexer import generations, offsets
-from runsearch.mappings import KINDS
 from runsearch.operations import Refused, lease, verification
 from runsearch.operations.reindex import Progress, context, delete_groups
 from runsearch.settings import Settings
@@ -68,6 +67,6 @@ def cleanup(settings: Settings, doomed: list[int]) -> Cleaned:
     cleaned.groups = delete_groups(settings, [offsets.rebuild_group(settings, n) for n in doomed])
     for number in doomed:
         generations.unregister(os, names, number)
-        os.indices.delete(index=",".join(names.index(kind, number) for kind in KINDS), ignore_unavailable=True)
+        generations.drop(os, names, number)
         cleaned.generations.append(number)
     return cleaned

@@ -12,7 +12,8 @@ from runsearch import clients
 from runsearch.indexer import generations, offsets
 from runsearch.indexer.consumer import Indexer
 from runsearch.mappings import Layout, Names
-from runsearch.operations import Refused, lease, verification
+from runsearch.operations import Refused, fold, lease, verification
+from runsearch.operations.fold import Folded
 from runsearch.settings import Settings
 
 Progress = Callable[[str, int, int], None]  # phase, done, total
@@ -44,33 +45,58 @@ def plan(settings: Settings) -> Plan:
     serving = generations.serving(os, names)
     newest = max(found, default=0)
     if newest and newest != serving and (serving is None or newest > serving) and found[newest].compatible:
-        return Plan(newest, True, serving)
+        # Registered: its rebuild goes on. Not yet: its fold stopped, and it is built again from the start.
+        return Plan(newest, found[newest].written, serving)
     return Plan(newest + 1, False, serving)
 
 
 class Reindex:
-    """One rebuild, step by step: `prepare`, `build`, `verify`, `swap`, `finish` (and `close` whatever happens)."""
+    """One rebuild, step by step: `prepare`, `fold`, `build`, `verify`, `swap`, `finish` (and `close` whatever
+    happens). Without the fold (`fold=False`), `build` replays every event into the registered generation."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, fold: bool = True) -> None:
         self.settings = settings
         self.os, self.names = context(settings)
         self.plan = plan(settings)
+        self.folds = fold
+        # A first build (the live group never consumed) sends dead letters: no live indexer will replay its events.
+        self.first = not any(offsets.committed_offsets(settings, settings.consumer_group).values())
         self.holder: lease.Holder | None = None
         self.indexer: Indexer | None = None
 
     def prepare(self) -> Plan:
-        """Take the lease, create the generation (or resume it) and register it, so that the live indexer writes
-        it from its next batch on."""
+        """Take the lease, and create the generation unless it resumes: with fold aliases for `fold`, or else
+        registered at once, so that the live indexer writes it from its next batch on."""
         self.holder = lease.Holder(self.os, self.names, self.plan.generation, self.settings.lease_seconds)
         if plan(self.settings) != self.plan:  # another rebuild ended between planning and taking the lease
             raise Refused("the generations changed while this rebuild started: run `runsearch reindex` again")
         number = self.plan.generation
-        if not self.plan.resumed:  # a group of that number left by an earlier generation would skip the start
-            delete_groups(self.settings, [offsets.rebuild_group(self.settings, number)])
+        if self.plan.resumed:
+            self.folds = False  # registered: the live indexer writes it, and its rebuild group goes on
+            return self.plan
+        # From the start: a group of that number left by an earlier generation would skip it, and a stopped fold's
+        # indices hold part of it.
+        delete_groups(self.settings, [offsets.rebuild_group(self.settings, number)])
+        generations.drop(self.os, self.names, number)
         generations.create(self.os, self.names, number, Layout.of(self.settings))
-        generations.register(self.os, self.names, number)
-        self.indexer = Indexer(self.settings, rebuild=self.names.generation(number))
+        if self.folds:
+            generations.fold_into(self.os, self.names, number)
+        else:
+            generations.register(self.os, self.names, number)
         return self.plan
+
+    def fold(self, progress: Progress) -> Folded | None:
+        """Fold the topics up to their ends now into the generation (each document written once), then point the
+        rebuild's group at those ends and register the generation: `build` goes on from there. None when the
+        rebuild does not fold (it resumes, or was asked not to)."""
+        if not self.folds:
+            return None
+        number = self.plan.generation
+        ends = offsets.end_offsets(self.settings)
+        folded = fold.fold(self.settings, self.os, self.names, number, ends, progress, dead_letters=self.first)
+        offsets.commit(self.settings, offsets.rebuild_group(self.settings, number), ends)
+        generations.register(self.os, self.names, number)
+        return folded
 
     def build(self, progress: Progress) -> None:
         """Replay every topic into the generation, up to the end offsets read now (after it was registered: every
@@ -103,9 +129,14 @@ class Reindex:
         generations.serve(self.os, self.names, self.plan.generation)
 
     def finish(self) -> None:
-        """After the swap: the rebuild's consumer group is not needed any more."""
+        """After the swap: the rebuild's consumer group is not needed any more. A live group that never consumed (a
+        first build: `reindex` before any `indexer`) is handed the rebuild's positions, so that the live indexer goes
+        on from where the served generation stands instead of replaying every topic into it again."""
+        group = offsets.rebuild_group(self.settings, self.plan.generation)
+        if self.first and not any(offsets.committed_offsets(self.settings, self.settings.consumer_group).values()):
+            offsets.commit(self.settings, self.settings.consumer_group, offsets.committed_offsets(self.settings, group))
         self.close()
-        delete_groups(self.settings, [offsets.rebuild_group(self.settings, self.plan.generation)])
+        delete_groups(self.settings, [group])
 
     def close(self) -> None:
         if self.indexer is not None:
@@ -116,8 +147,10 @@ class Reindex:
             self.holder = None
 
     def _indexer(self) -> Indexer:
+        """The rebuild's consumer, made once the generation is registered."""
         if self.indexer is None:
-            raise RuntimeError("prepare() first")
+            self.indexer = Indexer(self.settings, rebuild=self.names.generation(self.plan.generation),
+                                   dead_letters=self.first)
         return self.indexer
 
 

@@ -15,21 +15,17 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from kafka import KafkaConsumer
-from kafka.consumer.fetcher import ConsumerRecord
 from opensearchpy import OpenSearch, helpers
 
 from runsearch import clients
-from runsearch.indexer.consumer import decode_batch
 from runsearch.indexer.memory_store import MemoryStore
 from runsearch.indexer.offsets import Offsets, committed_offsets
-from runsearch.indexer.pipeline import Pipeline
-from runsearch.indexer.tables import TABLES, topics
+from runsearch.indexer.replay import Progress, Replay, run_id
 from runsearch.indexer.versions import held
 from runsearch.mappings import Names
 from runsearch.settings import Settings
@@ -38,7 +34,6 @@ SEARCHED = ("workflow_run_id", "organization_id", "workflow_id", "status", "list
             "error_codes", "search_text", "run")
 ROUNDS = 3
 COMPARE_CHUNK = 200
-Progress = Callable[[str, int, int], None]  # phase, done, total
 
 
 @dataclass
@@ -58,11 +53,17 @@ def verify(settings: Settings, os: OpenSearch, index: str, cut: Offsets, sample:
     if sample is not None:
         scope = _sample_topics(settings, cut, sample, progress) | _sample_index(os, index, sample)
     report = Report()
-    with Replay(settings, scope) as replay:
+    memory = MemoryStore()
+    target = Names("verify").generation(0)
+
+    def documents() -> dict[str, dict[str, Any]]:
+        return {rid: v.source for rid, v in memory.indices.get(target.write_alias("runs"), {}).items()}
+
+    with Replay(settings, memory, target, scope) as replay:
         report.replayed += replay.advance(cut, progress)
-        ids = sorted(scope if scope is not None else set(replay.documents()) | set(_index_ids(os, index)))
+        ids = sorted(scope if scope is not None else set(documents()) | set(_index_ids(os, index)))
         for round_ in range(ROUNDS):
-            differences, moved = _compare(os, index, ids, replay.documents(), progress)
+            differences, moved = _compare(os, index, ids, documents(), progress)
             report.compared += len(ids) - len(moved)
             report.differences += differences
             ids = moved
@@ -72,87 +73,8 @@ def verify(settings: Settings, os: OpenSearch, index: str, cut: Offsets, sample:
             cut = {tp: max(end, cut.get(tp, 0)) for tp, end in committed_offsets(settings, settings.consumer_group).items()}
             report.replayed += replay.advance(cut, progress)
         report.moved_on = ids
-        report.documents = len(replay.documents())
+        report.documents = len(documents())
     return report
-
-
-def _run_id(table: str, rec: ConsumerRecord) -> str | None:
-    """The run a message is about, from its key (and, for a task, its value), without decoding the event."""
-    try:
-        key = orjson.loads(rec.key) if rec.key is not None else None
-        key = key.get("payload", key) if isinstance(key, dict) and "schema" in key else key
-        if table in ("workflow_runs", "workflow_run_parameters") and isinstance(key, dict):
-            return key.get("workflow_run_id")
-        if table == "tasks" and rec.value is not None:
-            value = orjson.loads(rec.value)
-            value = value.get("payload", value) if isinstance(value, dict) and "schema" in value else value
-            after = value.get("after") if isinstance(value, dict) else None
-            return after.get("workflow_run_id") if isinstance(after, dict) else None
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    return None
-
-
-class Replay:
-    """The topics consumed from their beginning into memory, through the merge code, up to a moving cut; with a
-    scope, only the events of its runs (and of tasks that ever belonged to one) and the shared rows."""
-
-    def __init__(self, settings: Settings, scope: set[str] | None) -> None:
-        self.settings, self.scope = settings, scope
-        self.tables = topics(settings)
-        self.memory = MemoryStore()
-        self.target = Names("verify").generation(0)
-        self.pipeline = Pipeline(self.memory, self.target)
-        self.consumer = KafkaConsumer(**clients.kafka(settings), enable_auto_commit=False)
-        self.tasks: set[str] = set()  # tasks that belonged to a run in scope
-        self.started = False
-
-    def __enter__(self) -> Replay:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.consumer.close()
-
-    def _keep(self, rec: ConsumerRecord) -> bool:
-        table = self.tables[rec.topic]
-        if self.scope is None or TABLES[table].runs == "fan-out":  # rows many runs embed: replayed whole
-            return TABLES[table].runs is not None
-        if table == "tasks":
-            task = _task_id(rec)
-            if _run_id(table, rec) in self.scope and task is not None:
-                self.tasks.add(task)
-            return task in self.tasks
-        return TABLES[table].runs is not None and _run_id(table, rec) in self.scope
-
-    def advance(self, cut: Offsets, progress: Progress) -> int:
-        """Apply every kept event below `cut`; returns how many events were read."""
-        parts = [tp for tp, end in cut.items() if end > 0]
-        if not self.started:
-            self.consumer.assign(parts)
-            self.consumer.seek_to_beginning()
-            self.started = True
-        start = {tp: self.consumer.position(tp) for tp in parts}
-        total, read = sum(max(cut[tp] - start[tp], 0) for tp in parts), 0
-        while any(self.consumer.position(tp) < cut[tp] for tp in parts):
-            polled = self.consumer.poll(timeout_ms=500, max_records=5000)
-            records = [r for tp, batch in polled.items() for r in batch if r.offset < cut[tp]]
-            read += len(records)
-            kept = [r for r in records if self._keep(r)]
-            self.pipeline.apply([change for _, change in decode_batch(kept, self.tables, self.settings).changes])
-            progress("replaying the topics", read, total)
-        return read
-
-    def documents(self) -> dict[str, dict[str, Any]]:
-        return {rid: v.source for rid, v in self.memory.indices.get(self.target.write_alias("runs"), {}).items()}
-
-
-def _task_id(rec: ConsumerRecord) -> str | None:
-    try:
-        key = orjson.loads(rec.key) if rec.key is not None else None
-    except orjson.JSONDecodeError:
-        return None
-    key = key.get("payload", key) if isinstance(key, dict) and "schema" in key else key
-    return key.get("task_id") if isinstance(key, dict) else None
 
 
 def _sample_topics(settings: Settings, cut: Offsets, n: int, progress: Progress) -> set[str]:
@@ -168,7 +90,7 @@ def _sample_topics(settings: Settings, cut: Offsets, n: int, progress: Progress)
         while any(consumer.position(tp) < cut[tp] for tp in parts):
             for tp, batch in consumer.poll(timeout_ms=500, max_records=5000).items():
                 for rec in batch:
-                    if rec.offset >= cut[tp] or (rid := _run_id("workflow_runs", rec)) is None:
+                    if rec.offset >= cut[tp] or (rid := run_id("workflow_runs", rec)) is None:
                         continue
                     seen += 1
                     if len(reservoir) < n:

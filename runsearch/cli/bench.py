@@ -19,7 +19,7 @@ app = typer.Typer(no_args_is_help=True, help="Benchmarks on servers of their own
 @app.command("run")
 def bench_run(
     runs: int = typer.Option(1_000_000, help="Runs in the generated dataset (50,000 for a quick try)"),
-    indexers: int = typer.Option(2, help="Indexer processes that index the backlog"),
+    indexers: int = typer.Option(2, help="Live indexer processes, started once `reindex` has built the index"),
     requests: int = typer.Option(200, help="Requests per query class and endpoint"),
     clients: int = typer.Option(16, help="Concurrent clients of the load test"),
     load_seconds: float = typer.Option(30.0, help="Duration of the load test"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import time
 from typing import TYPE_CHECKING
 
 import typer
@@ -56,39 +57,62 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print one JSON do
 @app.command()
 def reindex(dry_run: bool = typer.Option(False, "--dry-run", help="Say what would happen, change nothing"),
             sample: int = typer.Option(10_000, help="Verify N runs drawn from the topics and N from the index"),
-            full: bool = typer.Option(False, "--full", help="Verify every run (memory in proportion to the dataset)")
+            full: bool = typer.Option(False, "--full", help="Verify every run (memory in proportion to the dataset)"),
+            no_fold: bool = typer.Option(False, "--no-fold", help="Replay event by event into the registered generation "
+                                         "(each run written as often as batches hold its rows) instead of folding first"),
+            as_json: bool = typer.Option(False, "--json", help="No progress bars; print one JSON document at the end "
+                                         "(for scripts)"),
             ) -> None:
-    """Build the next index generation from Kafka while the live indexer keeps it current, verify it, and serve it
-    (no downtime; the previous generation stays current for `rollback` until `cleanup`).
+    """Build the next index generation from Kafka, verify it, and serve it (no downtime; the previous generation stays
+    current for `rollback` until `cleanup`). First the topics are folded on disk (RUNSEARCH_FOLD_DIR) and each
+    document is written once; then the live indexer keeps the generation current while the rebuild catches up.
 
-    Resumable: after Ctrl-C or kill -9, run it again (once the lease expired) and it continues the generation."""
+    After Ctrl-C or kill -9, run it again (once the lease expired): a stopped fold starts over, a stopped catch-up
+    continues."""
     from runsearch.indexer.tables import TABLES
     from runsearch.operations.reindex import Reindex, plan
 
     settings = get_settings()
     planned = plan(settings)
-    console.print(f"{'resume' if planned.resumed else 'build'} generation {planned.generation} from the earliest offsets "
-                  f"of {len(TABLES)} topics; verify it; then serve it instead of generation {planned.serving}")
+
+    def say(text: str) -> None:
+        if not as_json:
+            console.print(text)
+
+    say(f"{'resume' if planned.resumed else 'build'} generation {planned.generation} from the earliest offsets "
+        f"of {len(TABLES)} topics; verify it; then serve it instead of generation {planned.serving}")
     if dry_run:
         return
-    rebuild = Reindex(settings)
+    bars = render.quiet if as_json else render.bars
+    rebuild = Reindex(settings, fold=not no_fold)
+    started = time.monotonic()
     try:
         rebuild.prepare()
-        with render.bars() as show:
+        with bars() as show:
+            folded = rebuild.fold(show)
+        if folded is not None and not as_json:
+            render.folded(folded)
+        with bars() as show:
             rebuild.build(show)
-            console.print("caught up; verifying against the topics")
+            say("caught up; verifying against the topics")
             report = rebuild.verify(None if full else sample, show)
-        render.verification(report)
-        if report.differences:
-            console.print(f"[red]verification failed ({len(report.differences)} differences): generation "
-                          f"{planned.generation} is not served")
-            raise typer.Exit(1)
-        rebuild.swap()
-        rebuild.finish()
+        if not as_json:
+            render.verification(report)
+        if not report.differences:
+            rebuild.swap()
+            rebuild.finish()
     finally:
         rebuild.close()
-    console.print(f"[green]generation {planned.generation} is served; generation {planned.serving} stays current until "
-                  f"`runsearch cleanup`")
+    if as_json:
+        print(json.dumps({"generation": planned.generation, "served": not report.differences,
+                          "seconds": time.monotonic() - started, "folded": folded and dataclasses.asdict(folded),
+                          "verification": dataclasses.asdict(report)}, indent=1))
+    if report.differences:
+        say(f"[red]verification failed ({len(report.differences)} differences): generation {planned.generation} is "
+            "not served")
+        raise typer.Exit(1)
+    say(f"[green]generation {planned.generation} is served; generation {planned.serving} stays current until "
+        "`runsearch cleanup`")
 
 
 @app.command()

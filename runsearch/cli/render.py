@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from runsearch.operations.fold import Folded
     from runsearch.operations.verification import Report
 
 console = Console()
@@ -36,8 +37,22 @@ def bars() -> Iterator[Callable[[str, int, int], None]]:
         yield show
 
 
+@contextmanager
+def quiet() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress callback that draws nothing (for `--json`)."""
+    yield lambda phase, done, total: None
+
+
 def verification(report: Report) -> None:
     for line in report.differences[:50]:
         console.print(f"[red]{line}", highlight=False)
     console.print(f"{report.compared:,} runs compared after {report.replayed:,} events replayed: "
                   f"{len(report.differences):,} differences, {len(report.moved_on):,} still changing (not compared)")
+
+
+def folded(report: Folded) -> None:
+    events, documents = report.rates()
+    console.print(f"folded {report.events:,} events in {report.fold_seconds:,.0f} s ({events:,.0f}/s) on "
+                  f"{report.disk_bytes / 2**20:,.0f} MiB of disk; wrote {report.written:,} documents once each in "
+                  f"{report.write_seconds:,.0f} s ({documents:,.0f}/s: "
+                  + ", ".join(f"{kind} {n:,}" for kind, n in report.documents.items()) + ")")

@@ -12,10 +12,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from kafka import KafkaProducer
 from opensearchpy import helpers
 
 from runsearch import clients
@@ -24,7 +26,7 @@ from runsearch.demo.dataset import History, final_rows, generate
 from runsearch.indexer import generations, offsets
 from runsearch.indexer.consumer import Indexer
 from runsearch.mappings import Names
-from runsearch.operations import lease, maintenance, reindex
+from runsearch.operations import deadletters, lease, maintenance, reindex
 from runsearch.settings import Settings
 from tests.harness import committed_up_to, documents, process_env, produce
 from tests.model import assert_documents_match, expected
@@ -93,6 +95,7 @@ def test_a_swap_serves_data_at_least_as_fresh_as_the_generation_it_replaces(sett
         rebuild = reindex.Reindex(settings)
         try:
             assert rebuild.prepare().generation == 2
+            assert rebuild.fold(quiet) is not None
             rebuild.build(quiet)
             first = len(history.changes)  # what happens now is beyond the rebuild's own replay
             for n in range(5):
@@ -164,7 +167,7 @@ def test_operations_are_safe_to_combine(settings: Settings) -> None:
         assert "build generation 2" in cli(short, "reindex", "--dry-run").stdout
         assert list(generations.survey(client, names)) == [1]  # a dry run changes nothing
 
-        kill_halfway(short, 2)
+        kill_halfway(short, 2)  # event by event: its generation is registered, its group goes on
         assert cli(short, "reindex", "--dry-run").stdout.startswith("resume generation 2")
         second = cli(short, "reindex")
         assert second.returncode == 1 and "a rebuild holds the lease: generation 2" in second.stdout, second.stdout
@@ -207,8 +210,8 @@ def lease_expired(settings: Settings) -> None:
 
 
 def kill_halfway(settings: Settings, generation: int) -> None:
-    """Start `reindex` and kill -9 it once its rebuild has committed some batches (of 500 events)."""
-    proc = subprocess.Popen([sys.executable, "-m", "runsearch.cli", "reindex"],
+    """Start `reindex --no-fold` and kill -9 it once its rebuild has committed some batches (of 500 events)."""
+    proc = subprocess.Popen([sys.executable, "-m", "runsearch.cli", "reindex", "--no-fold"],
                             env=process_env(settings, COLUMNS="200", RUNSEARCH_BATCH_SIZE="500"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     group, deadline = offsets.rebuild_group(settings, generation), time.monotonic() + 120
@@ -239,3 +242,64 @@ def test_verification_keeps_what_its_sample_needs_and_finds_what_differs(setting
         assert len(sampled.differences) >= 20 and all("differs in status" in d for d in sampled.differences)
         client.index(index=index, id="wr_bogus", body={"workflow_run_id": "wr_bogus", "listed": True}, refresh=True)
         assert "wr_bogus: in the index, not in the topics" in maintenance.verify_serving(settings, None, quiet).differences
+
+
+def test_a_fold_writes_each_document_once_and_a_stopped_fold_starts_over(settings: Settings, tmp_path: Path) -> None:
+    """`reindex` folds the topics on disk and writes every document once (the index counts its writes); killed
+    during the fold, it builds the generation again from the start, removes what the dead fold left on disk,
+    and verifies."""
+    history = generate(runs=1500, organizations=2, seed=35, secret=settings.jwt_secret.get_secret_value())
+    produce(settings, history.changes)
+    short = settings.model_copy(update={"lease_seconds": 15.0, "fold_dir": tmp_path})
+    client, names = clients.opensearch(settings), Names(settings.index_prefix)
+    with live_indexer(settings):
+        applied(settings)
+        proc = subprocess.Popen([sys.executable, "-m", "runsearch.cli", "reindex"],
+                                env=process_env(short, RUNSEARCH_FOLD_BATCH="500"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stored, deadline = tmp_path / f"runsearch-fold-{names.index('runs', 2)}" / "fold.sqlite", time.monotonic() + 120
+        while not (stored.exists() and stored.stat().st_size > 1_000_000):
+            assert time.monotonic() < deadline and proc.poll() is None, "the fold did not start"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert not generations.survey(client, names)[2].written  # the live indexer never wrote it
+        lease_expired(settings)
+        assert cli(short, "reindex", "--dry-run").stdout.startswith("build generation 2")  # from the start
+        rebuilt = cli(short, "reindex")
+        assert rebuilt.returncode == 0 and "0 differences" in rebuilt.stdout, rebuilt.stdout + rebuilt.stderr
+        assert "folded" in rebuilt.stdout and served(settings) == 2 and list(tmp_path.iterdir()) == []
+        runs = names.index("runs", 2)
+        writes = client.indices.stats(index=runs, metric="indexing")["_all"]["primaries"]["indexing"]["index_total"]
+        assert writes == client.count(index=runs)["count"] == len(documents(settings, runs))  # once each
+    converged(settings, history)
+
+
+def test_a_first_build_by_reindex_hands_its_place_to_the_live_indexer(settings: Settings) -> None:
+    """A large history is indexed first by `reindex` (folded), before any live indexer runs: the live indexer then
+    starts where the rebuild stopped, instead of replaying every topic into the served generation again; so the
+    rebuild sends the dead letters itself."""
+    history = generate(runs=400, organizations=2, seed=36, secret=settings.jwt_secret.get_secret_value())
+    produce(settings, history.changes)
+    poison = KafkaProducer(**clients.kafka(settings))
+    poison.send(settings.topic("workflow_runs"), key=b'{"workflow_run_id": "wr_poison"}', value=b"{not json")
+    poison.flush()
+    built = cli(settings, "reindex")
+    assert built.returncode == 0 and "build generation 1" in built.stdout, built.stdout + built.stderr
+    assert served(settings) == 1
+    assert offsets.committed_offsets(settings, settings.consumer_group) == offsets.end_offsets(settings)
+    runs = Names(settings.index_prefix).index("runs", 1)
+    client = clients.opensearch(settings)
+    folded = client.indices.stats(index=runs, metric="indexing")["_all"]["primaries"]["indexing"]["index_total"]
+    with live_indexer(settings):
+        first = len(history.changes)
+        history.add("workflow_runs", "c", {"workflow_run_id": "wr_after_build", "workflow_id": "w", "workflow_permanent_id": "wp",
+                                           "organization_id": sorted(history.api_keys)[0], "status": "queued",
+                                           "created_at": 2**62, "modified_at": 0})
+        produce(settings, history.changes[first:])
+        applied(settings)
+    written = client.indices.stats(index=runs, metric="indexing")["_all"]["primaries"]["indexing"]["index_total"]
+    assert written == folded + 1  # the new run only: nothing replayed
+    (letter,) = [entry.letter for entry in deadletters.entries(settings)]  # sent once, by the rebuild
+    assert letter.value == b"{not json" and letter.origin[0] == settings.topic("workflow_runs")
+    converged(settings, history)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from runsearch.indexer import document
-from runsearch.operations.verification import _ahead, _compare, _run_id, _task_id
+from runsearch.operations.verification import _ahead, _compare
 from tests.unit.indexer.events import RUN, change
 
 
@@ -45,18 +43,3 @@ def test_compare_tells_differences_from_runs_that_moved_on() -> None:
                                {**replayed, "wr_4": replayed["wr_1"]}, lambda *_: None)
     assert problems == ["wr_1: differs in status", "wr_3: in the index, not in the topics", "wr_4: missing from the index"]
     assert moved == ["wr_2"]
-
-
-class Message:
-    def __init__(self, key: Any, value: Any) -> None:
-        self.key = None if key is None else orjson.dumps(key)
-        self.value = None if value is None else orjson.dumps(value)
-
-
-def test_the_run_of_a_message_is_read_without_decoding_it() -> None:
-    assert _run_id("workflow_runs", Message({"workflow_run_id": "wr_1"}, None)) == "wr_1"
-    assert _run_id("workflow_run_parameters", Message({"schema": {}, "payload": {"workflow_run_id": "wr_2",
-                                                                                 "workflow_parameter_id": "p"}}, {})) == "wr_2"
-    assert _run_id("tasks", Message({"task_id": "t"}, {"after": {"workflow_run_id": "wr_3"}})) == "wr_3"
-    assert _run_id("tasks", Message({"task_id": "t"}, None)) is None and _task_id(Message({"task_id": "t"}, None)) == "t"  # type: ignore[arg-type]
-    assert _run_id("workflow_runs", Message(None, None)) is None

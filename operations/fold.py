@@ -1,0 +1,141 @@
+"""A rebuild's first pass: the topics folded into a store on disk through the merge code, then every final document
+written to the new generation once, before the live indexer writes it.
+
+Replayed event by event, a run's document is read and written again each time a batch holds one of its rows (4.3
+times on average at 1,000,000 runs), and every write is OpenSearch's work. Folded, the rewrites are SQLite's
+(`indexer.disk_store`), and OpenSearch indexes each document once, with refreshes off. The documents are the
+ones the event-by-event path makes, because they are made by the same pipeline; only the store differs.
+
+Nothing else writes the generation meanwhile: it has no write aliases yet, only fold aliases (`Names.fold_alias`)
+that the live indexer does not look for. A fold that stops starts over (`reindex` again).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from contextlib import closing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from opensearchpy import OpenSearch, helpers
+from opensearchpy.exceptions import TransportError
+
+from runsearch import mappings
+from runsearch.indexer import deadletter_topic
+from runsearch.indexer.deadletter import Letter
+from runsearch.indexer.disk_store import DiskStore
+from runsearch.indexer.offsets import Offsets
+from runsearch.indexer.replay import Progress, Replay
+from runsearch.mappings import KINDS, Names
+from runsearch.operations import Refused
+from runsearch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RETRIES = 5  # rounds of writing again what OpenSearch could not take now (429, 5xx)
+
+
+@dataclass
+class Folded:
+    events: int = 0  # read from the topics
+    documents: dict[str, int] = field(default_factory=dict)  # kind -> written, each once
+    fold_seconds: float = 0.0
+    write_seconds: float = 0.0
+    disk_bytes: int = 0  # the store's size once every event is in it
+
+    @property
+    def written(self) -> int:
+        return sum(self.documents.values())
+
+    def rates(self) -> tuple[float, float]:
+        """Events folded per second, documents written per second."""
+        return self.events / max(self.fold_seconds, 1e-9), self.written / max(self.write_seconds, 1e-9)
+
+
+def fold(settings: Settings, os: OpenSearch, names: Names, number: int, cut: Offsets, progress: Progress,
+         dead_letters: bool = False) -> Folded:
+    """Fold the topics below `cut` into generation `number`, which only its fold aliases name; with `dead_letters`
+    (a first build, which no live indexer replays), send the dead letters of events that cannot be decoded."""
+    report = Folded()
+    dead = None
+    if dead_letters:
+        deadletter_topic.ensure(settings)
+        sender = deadletter_topic.producer(settings)
+
+        def dead(letters: list[Letter]) -> bool:
+            return deadletter_topic.send(sender, settings.deadletter_topic, letters)
+    # Named for the generation, so that the folder of a fold killed before it could remove it goes at the next start
+    # (the rebuild lease keeps any other process from folding this generation meanwhile).
+    folder = folder_of(settings, names, number)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    try:
+        with closing(DiskStore(folder / "fold.sqlite")) as store:
+            target = names.generation(number)  # the store's indices are named as the generation's
+            started = time.perf_counter()
+            with Replay(settings, store, target, batch=settings.fold_batch, dead=dead) as replay:
+                report.events = replay.advance(cut, progress, "folding the topics")
+            report.fold_seconds = time.perf_counter() - started
+            report.disk_bytes = store.size()
+            started = time.perf_counter()
+            for kind in KINDS:
+                report.documents[kind] = _write(settings, os, store, kind, target.write_alias(kind),
+                                                names.fold_alias(kind, number), progress)
+            report.write_seconds = time.perf_counter() - started
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    log.info("folded", extra={"fields": {**asdict(report), "written": report.written}})
+    return report
+
+
+def folder_of(settings: Settings, names: Names, number: int) -> Path:
+    return Path(settings.fold_dir or tempfile.gettempdir()) / f"runsearch-fold-{names.index('runs', number)}"
+
+
+def _write(settings: Settings, os: OpenSearch, store: DiskStore, kind: str, index: str, alias: str,
+           progress: Progress) -> int:
+    """Every document of one index of the store, created through `alias` with refreshes off meanwhile; what
+    OpenSearch cannot take now (429, 5xx) is written again, up to RETRIES rounds."""
+    phase, total, done = f"writing the {kind} documents", store.count(index), 0
+    os.indices.put_settings(index=alias, body={"index": {"refresh_interval": "-1"}})
+    again: list[str] | None = None  # None: every document
+    for round_ in range(RETRIES + 1):
+        # Each source is the stored JSON text, sent as it is.
+        actions = ({"_op_type": "create", "_index": alias, "_id": doc_id, "_source": source.decode()}
+                   for doc_id, source in store.documents(index, again))
+        failed = []
+        try:
+            for ok, item in helpers.parallel_bulk(os, actions, thread_count=2, chunk_size=1000,
+                                                  max_chunk_bytes=settings.bulk_max_bytes, raise_on_error=False,
+                                                  require_alias="true"):
+                result = item["create"]
+                done += ok
+                if not ok:
+                    failed.append(result)
+                if done % 1000 == 0:
+                    progress(phase, done, total)
+        except TransportError as err:
+            if err.status_code != 413:
+                raise
+            raise Refused("a document of the fold is larger than OpenSearch takes in one request (413): raise its "
+                          "http.max_content_length, or rebuild with `runsearch reindex --no-fold`") from None
+        if refused := [r for r in failed if r.get("status", 500) != 429 and r.get("status", 500) < 500]:
+            error = refused[0].get("error")  # its type only: its reason can quote the document
+            raise Refused(f"OpenSearch refused document {refused[0]['_id']} of the fold: {refused[0].get('status')} "
+                          f"{error.get('type') if isinstance(error, dict) else error}; rebuild with "
+                          "`runsearch reindex --no-fold`, which makes the events behind it dead letters")
+        again = [r["_id"] for r in failed]
+        if not again:
+            break
+        if round_ == RETRIES:
+            raise Refused(f"OpenSearch could not take {len(again)} documents of the fold after {RETRIES} rounds: "
+                          "run `runsearch reindex` again once it is healthy")
+        time.sleep(2 ** round_)
+    progress(phase, done, total)
+    files = mappings.body(kind)["settings"]
+    os.indices.put_settings(index=alias, body={"index": {"refresh_interval": files.get("refresh_interval")}})
+    os.indices.refresh(index=alias)
+    return done
