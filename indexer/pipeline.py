@@ -89,6 +89,9 @@ class Pipeline:
     # Called after every slice of a fan-out with (runs done, runs in all): a long fan-out must not look stuck.
     progress: Callable[[int, int], None] = _no_progress
     memory_budget: int = MEMORY_BUDGET
+    # Other processes may write the same indices (several indexers, a rebuild beside the live one): documents written
+    # are checked for records changed meanwhile. A replay into a store of its own (a fold, verification) skips it.
+    shared: bool = True
     _seen_bytes: float = field(default=0.0, init=False)  # per document, in the last read
 
     def apply(self, changes: list[Change]) -> Outcome:
@@ -200,8 +203,9 @@ class Pipeline:
                         outcome.count(table, result)
             # Lost races are merged again; won ones are re-checked for records that changed meanwhile.
             pending = {rid: pending[rid] for rid in conflicts}
-            for rid in self._outdated({rid: doc for rid, doc in docs.items() if rid not in conflicts}):
-                pending.setdefault(rid, Work())
+            if self.shared:
+                for rid in self._outdated({rid: doc for rid, doc in docs.items() if rid not in conflicts}):
+                    pending.setdefault(rid, Work())
             current = self.backend.mget(runs, pending) if pending else {}
 
     def _lookups(self, docs: dict[str, document.Document]) -> dict[str, Record]:

@@ -61,7 +61,7 @@ class Replay:
         to send."""
         self.settings, self.scope, self.batch, self.dead = settings, scope, batch, dead
         self.tables = topics(settings)
-        self.pipeline = Pipeline(store, target)
+        self.pipeline = Pipeline(store, target, shared=False)  # the store is the replay's alone
         self.outcome = Outcome()
         self.consumer = KafkaConsumer(**clients.kafka(settings), enable_auto_commit=False,
                                       fetch_max_bytes=settings.batch_max_bytes)
