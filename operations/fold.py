@@ -12,12 +12,12 @@ that the live indexer does not look for. A fold that stops starts over (`reindex
 
 from __future__ import annotations
 
-import logging
+import functools
 import shutil
 import tempfile
 import time
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from opensearchpy import OpenSearch, helpers
@@ -25,15 +25,12 @@ from opensearchpy.exceptions import TransportError
 
 from runsearch import mappings
 from runsearch.indexer import deadletter_topic
-from runsearch.indexer.deadletter import Letter
 from runsearch.indexer.disk_store import DiskStore
 from runsearch.indexer.offsets import Offsets
 from runsearch.indexer.replay import Progress, Replay
 from runsearch.mappings import KINDS, Names
 from runsearch.operations import Refused
 from runsearch.settings import Settings
-
-log = logging.getLogger(__name__)
 
 RETRIES = 5  # rounds of writing again what OpenSearch could not take now (429, 5xx)
 
@@ -60,13 +57,11 @@ def fold(settings: Settings, os: OpenSearch, names: Names, number: int, cut: Off
     """Fold the topics below `cut` into generation `number`, which only its fold aliases name; with `dead_letters`
     (a first build, which no live indexer replays), send the dead letters of events that cannot be decoded."""
     report = Folded()
-    dead = None
+    sender = None
     if dead_letters:
         deadletter_topic.ensure(settings)
         sender = deadletter_topic.producer(settings)
-
-        def dead(letters: list[Letter]) -> bool:
-            return deadletter_topic.send(sender, settings.deadletter_topic, letters)
+    dead = None if sender is None else functools.partial(deadletter_topic.send, sender, settings.deadletter_topic)
     # Named for the generation, so that the folder of a fold killed before it could remove it goes at the next start
     # (the rebuild lease keeps any other process from folding this generation meanwhile).
     folder = folder_of(settings, names, number)
@@ -87,7 +82,8 @@ def fold(settings: Settings, os: OpenSearch, names: Names, number: int, cut: Off
             report.write_seconds = time.perf_counter() - started
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    log.info("folded", extra={"fields": {**asdict(report), "written": report.written}})
+        if sender is not None:
+            sender.close()
     return report
 
 
