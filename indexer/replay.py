@@ -15,7 +15,7 @@ from runsearch import clients
 from runsearch.indexer.consumer import decode_batch
 from runsearch.indexer.deadletter import Letter
 from runsearch.indexer.offsets import Offsets
-from runsearch.indexer.pipeline import Outcome, Pipeline
+from runsearch.indexer.pipeline import Pipeline
 from runsearch.indexer.ports import Store
 from runsearch.indexer.tables import TABLES, topics
 from runsearch.mappings import Generation
@@ -62,7 +62,6 @@ class Replay:
         self.settings, self.scope, self.batch, self.dead = settings, scope, batch, dead
         self.tables = topics(settings)
         self.pipeline = Pipeline(store, target, shared=False)  # the store is the replay's alone
-        self.outcome = Outcome()
         self.consumer = KafkaConsumer(**clients.kafka(settings), enable_auto_commit=False,
                                       fetch_max_bytes=settings.batch_max_bytes)
         self.tasks: set[str] = set()  # tasks that belonged to a run in scope
@@ -113,4 +112,4 @@ class Replay:
         decoded = decode_batch(records, self.tables, self.settings)
         if self.dead is not None and decoded.dead:
             self.dead(decoded.dead)
-        self.outcome.add(self.pipeline.apply([change for _, change in decoded.changes]))
+        self.pipeline.apply([change for _, change in decoded.changes])

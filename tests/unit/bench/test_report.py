@@ -10,7 +10,9 @@ from typing import Any
 
 from runsearch.bench import report
 
-RESULTS: dict[str, Any] = json.loads((Path(__file__).parents[3] / "bench" / "results-1m.json").read_text())
+# The 1,000,000-run results of a run from before the fold (the live indexers drained the backlog), before the repeated
+# polls and the dashboard endpoints were measured: what each part of the report says of a run that lacks it.
+RESULTS: dict[str, Any] = json.loads((Path(__file__).parents[3] / "bench" / "results-1m-live-indexers.json").read_text())
 
 
 def test_a_row_per_class_with_the_ratio_to_the_baseline() -> None:
@@ -88,3 +90,12 @@ def test_dashboard_targets_are_judged_when_measured() -> None:
     assert verdicts["stats p99 ≤ 50 ms, with and without search_key"] == ("worst 55.0 ms (stats, search)", False)
     assert verdicts["stats agree with the platform's COUNT(*) ... GROUP BY status"] == ("1 of 2 differ", False)
     assert verdicts["cursor page p99 ≤ 20 ms at any depth"][1]
+
+
+def test_the_committed_run_built_its_index_by_folding() -> None:
+    """The README's figures: `bench/results-1m.json` built the index with `reindex` (one write per document, memory
+    and disk measured) and measured repeated polls."""
+    current = json.loads((Path(__file__).parents[3] / "bench" / "results-1m.json").read_text())
+    verdicts = {target: (shown, met) for target, shown, met in report.targets(current)}
+    assert verdicts["writes per document ≤ 1.2"] == ("1.00", True)
+    assert verdicts["peak memory of the rebuild ≤ 2 GB"][1] and "repeated polls p50 ≤ 2 ms" in verdicts
