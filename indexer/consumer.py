@@ -112,6 +112,10 @@ class Indexer:
                 # A killed indexer's partitions move to the others after 10 s, not the client default's 45 s.
                 session_timeout_ms=10_000, heartbeat_interval_ms=3_000,
             )
+            # The topics' metadata before the first join: a group leader without it assigns nothing ("No partition
+            # metadata for topic") until the next metadata refresh, five minutes later, and the indexer sits idle.
+            for topic in self.tables:
+                consumer.partitions_for_topic(topic)
         self.consumer = consumer
         self.writer = writer or Writer(settings, rebuild, self._fan_out_progress, self._keep_alive)
         self._lag_at = 0.0
