@@ -31,6 +31,7 @@ from runsearch.api.query import (
     PageTooDeep,
     after,
     encode_cursor,
+    stored_runs,
     translate,
 )
 from runsearch.api.stats import BadTimeline, RunStats, Timeline, read, stats_body
@@ -139,8 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return Response(cached, media_type="application/json")
         found = await search(request, body, SEARCH_PARAMS)
         # Each run is stored as the JSON text of the response object: joined as is, never re-encoded.
-        runs = [hit["_source"]["run"] for hit in found.get("hits", {}).get("hits", ())]
-        answer = f"[{','.join(runs)}]".encode()
+        answer = f"[{','.join(stored_runs(found))}]".encode()
         answers.put(key, answer)
         return Response(answer, media_type="application/json")
 
@@ -170,7 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                              PAGE_PARAMS)
         hits = found.get("hits", {}).get("hits", ())
         following = encode_cursor(hits[-1]["sort"]) if len(hits) == asked.page_size else None
-        runs = ",".join(hit["_source"]["run"] for hit in hits)  # stored JSON text, joined as is
+        runs = ",".join(stored_runs(found))  # stored JSON text, joined as is
         return Response(f'{{"runs":[{runs}],"next_cursor":{orjson.dumps(following).decode()}}}', media_type="application/json")
 
     @app.exception_handler(BadCursor)

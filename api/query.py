@@ -51,8 +51,11 @@ def search_clause(term: str) -> dict[str, Any]:
 # search rather than leaving its runs out of a 200 (a filter path would hide `_shards.failed`); listings get back
 # only the stored responses, cursor pages also each hit's sort values.
 WHOLE = {"allow_partial_search_results": "false"}
-SEARCH_PARAMS = {**WHOLE, "filter_path": "hits.hits._source.run"}
-PAGE_PARAMS = {**WHOLE, "filter_path": "hits.hits._source.run,hits.hits.sort"}
+SEARCH_PARAMS = {**WHOLE, "filter_path": "hits.hits.fields.run"}
+PAGE_PARAMS = {**WHOLE, "filter_path": "hits.hits.fields.run,hits.hits.sort"}
+# The response of a run is a stored field of its own (mappings/runs.json): fetched without loading and parsing the
+# whole `_source` (three times larger, with the indexer's state), which took 40 % of `took` for pages of 100 runs.
+FETCH = {"_source": False, "stored_fields": ["run"]}
 
 
 def run_filter(organization_id: str, filters: RunFilters) -> dict[str, Any]:
@@ -79,6 +82,11 @@ def encode_cursor(sort_values: list[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(sort_values)).decode().rstrip("=")
 
 
+def stored_runs(found: dict[str, Any]) -> list[str]:
+    """The stored response texts of a search's hits, in order."""
+    return [hit["fields"]["run"][0] for hit in found.get("hits", {}).get("hits", ())]
+
+
 def decode_cursor(cursor: str) -> list[Any]:
     try:
         values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
@@ -93,8 +101,8 @@ def decode_cursor(cursor: str) -> list[Any]:
 def after(organization_id: str, filters: RunFilters, cursor: str | None, page_size: int) -> dict[str, Any]:
     """A page of the listing's order after the run `cursor` points past (from the newest without one): `search_after`
     on the sort values, so any depth costs the same, and runs created meanwhile (all newer) never shift the pages."""
-    body: dict[str, Any] = {"query": run_filter(organization_id, filters), "sort": SORT, "size": page_size,
-                            "_source": ["run"], "track_total_hits": False}
+    body: dict[str, Any] = {"query": run_filter(organization_id, filters), "sort": SORT, "size": page_size, **FETCH,
+                            "track_total_hits": False}
     if cursor is not None:
         body["search_after"] = decode_cursor(cursor)
     return body
@@ -109,6 +117,6 @@ def translate(organization_id: str, filters: RunFilters, page: int, page_size: i
         "sort": SORT,
         "from": (page - 1) * page_size,
         "size": page_size,
-        "_source": ["run"],
+        **FETCH,
         "track_total_hits": False,
     }
