@@ -18,7 +18,7 @@ from opensearchpy.exceptions import TransportError
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from runsearch import clients
+from runsearch import clients, mappings
 from runsearch.api import docs
 from runsearch.api.answers import Answers
 from runsearch.api.auth import Authenticator, InvalidCredentials
@@ -28,6 +28,7 @@ from runsearch.api.query import (
     SEARCH_PARAMS,
     WHOLE,
     BadCursor,
+    OtherSchema,
     PageTooDeep,
     after,
     encode_cursor,
@@ -197,6 +198,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.warning("search unavailable", extra={"fields": {"error": type(err.__cause__).__name__}})
         return JSONResponse({"detail": "Search is temporarily unavailable; retry shortly"}, status_code=503)
 
+    @app.exception_handler(OtherSchema)
+    async def other_schema(_: Request, __: OtherSchema) -> JSONResponse:
+        log.error("the served generation has another version's mappings: run `runsearch reindex` with this version")
+        return JSONResponse({"detail": "Search is being upgraded; retry later"}, status_code=503)
+
     @app.exception_handler(PageTooDeep)
     async def page_too_deep(request: Request, err: PageTooDeep) -> JSONResponse:
         detail = [{"type": "value_error", "loc": ["query", "page"], "msg": str(err), "input": request.query_params.get("page"),
@@ -216,9 +222,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> JSONResponse:
+        os = request.app.state.os
         try:
-            ready = bool(await request.app.state.os.indices.exists_alias(name=names.read_alias("keys"))) and \
-                bool(await request.app.state.os.indices.exists_alias(name=names.read_alias("runs")))
+            # Served, and built with this version's mappings (an older generation's runs cannot be read: 503s).
+            ready = bool(await os.indices.exists_alias(name=names.read_alias("keys"))) and \
+                bool(await os.indices.exists_alias(name=names.read_alias("runs"))) and \
+                all(mappings.stamp(index["mappings"]) == mappings.schema()
+                    for index in (await os.indices.get_mapping(index=names.read_alias("runs"))).values())
         except (OpenSearchConnectionError, TransportError):
             ready = False
         return JSONResponse({"ready": ready}, status_code=200 if ready else 503)

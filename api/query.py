@@ -49,10 +49,11 @@ def search_clause(term: str) -> dict[str, Any]:
 
 # The request parameters of the searches: a shard that cannot answer (its node lost, no copy left yet) fails the
 # search rather than leaving its runs out of a 200 (a filter path would hide `_shards.failed`); listings get back
-# only the stored responses, cursor pages also each hit's sort values.
+# only the stored responses, cursor pages also each hit's sort values. Each hit's id too: without it, the filter
+# path would silently drop the hits of a generation whose runs lack the stored response (`OtherSchema`).
 WHOLE = {"allow_partial_search_results": "false"}
-SEARCH_PARAMS = {**WHOLE, "filter_path": "hits.hits.fields.run"}
-PAGE_PARAMS = {**WHOLE, "filter_path": "hits.hits.fields.run,hits.hits.sort"}
+SEARCH_PARAMS = {**WHOLE, "filter_path": "hits.hits._id,hits.hits.fields.run"}
+PAGE_PARAMS = {**WHOLE, "filter_path": "hits.hits._id,hits.hits.fields.run,hits.hits.sort"}
 # The response of a run is a stored field of its own (mappings/runs.json): fetched without loading and parsing the
 # whole `_source` (three times larger, with the indexer's state), which took 40 % of `took` for pages of 100 runs.
 FETCH = {"_source": False, "stored_fields": ["run"]}
@@ -82,9 +83,16 @@ def encode_cursor(sort_values: list[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(sort_values)).decode().rstrip("=")
 
 
+class OtherSchema(RunsearchError):
+    """The served generation was built with another version's mappings, which do not store the response apart."""
+
+
 def stored_runs(found: dict[str, Any]) -> list[str]:
     """The stored response texts of a search's hits, in order."""
-    return [hit["fields"]["run"][0] for hit in found.get("hits", {}).get("hits", ())]
+    hits = found.get("hits", {}).get("hits", ())
+    if any("fields" not in hit for hit in hits):  # every listed run has its response
+        raise OtherSchema
+    return [hit["fields"]["run"][0] for hit in hits]
 
 
 def decode_cursor(cursor: str) -> list[Any]:

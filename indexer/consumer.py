@@ -21,6 +21,8 @@ from typing import TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from opensearchpy.exceptions import TransportError
@@ -111,6 +113,9 @@ class Indexer:
                 fetch_max_bytes=settings.batch_max_bytes, max_poll_interval_ms=settings.max_poll_interval_ms,
                 # A killed indexer's partitions move to the others after 10 s, not the client default's 45 s.
                 session_timeout_ms=10_000, heartbeat_interval_ms=3_000,
+                # Round-robin first: range, the client's first choice, gives the first of two indexers two of every
+                # topic's three partitions, so it alone carried two thirds of every stream (it lagged in the bench).
+                partition_assignment_strategy=(RoundRobinPartitionAssignor, RangePartitionAssignor),
             )
             # The topics' metadata before the first join: a group leader without it assigns nothing ("No partition
             # metadata for topic") until the next metadata refresh, five minutes later, and the indexer sits idle.

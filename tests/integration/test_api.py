@@ -20,13 +20,15 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
+from runsearch import clients, mappings
 from runsearch.api.answers import Answers
 from runsearch.api.app import PATHS, create_app
 from runsearch.contract import WorkflowRun
 from runsearch.demo.dataset import History, final_rows, generate
 from runsearch.indexer.consumer import Indexer
+from runsearch.mappings import Names
 from tests.conftest import isolated_settings
-from tests.harness import drain, produce, refresh
+from tests.harness import documents, drain, indexed, produce, refresh
 from tests.model import expected, search
 from tests.world import ORG_A, build, soft_delete_definition
 
@@ -213,6 +215,32 @@ def test_opensearch_down_gives_fast_503(servers: dict[str, str]) -> None:
         ready = client.get("/readyz")
     assert response.status_code == 503 and "unavailable" in response.json()["detail"]
     assert ready.status_code == 503 and client.get("/healthz").status_code == 200
+
+
+def test_a_generation_of_other_mappings_is_not_served(servers: dict[str, str]) -> None:
+    """An API upgraded before the swap to a generation of its own mappings answers 503 and is not ready, rather than
+    500s or empty pages: the older generation does not hold the response as a stored field."""
+    settings = isolated_settings(servers).model_copy(update={"answer_cache_seconds": 0})
+    history = generate(runs=3, organizations=1)
+    indexed(settings, history.changes)
+    names = Names(settings.index_prefix)
+    os = clients.opensearch(settings)
+    older = mappings.body("runs")
+    older["mappings"]["properties"]["run"].pop("store")
+    older["mappings"]["_meta"] = {"runsearch": {"schema": "an-older-one"}}
+    served = next(iter(os.indices.get_alias(name=names.read_alias("runs"))))
+    os.indices.create(index=f"{settings.index_prefix}-older", body=older)
+    for doc_id, source in documents(settings, served).items():
+        os.index(index=f"{settings.index_prefix}-older", id=doc_id, body=source, refresh=True)
+    with TestClient(create_app(settings)) as client:
+        assert len(client.get("/v1/agents/runs", headers={"x-api-key": history.api_keys["o_0000"]}).json()) == 3
+        assert client.get("/readyz").status_code == 200
+        os.indices.update_aliases(body={"actions": [
+            {"remove": {"index": served, "alias": names.read_alias("runs")}},
+            {"add": {"index": f"{settings.index_prefix}-older", "alias": names.read_alias("runs")}}]})
+        response = client.get("/v1/agents/runs", headers={"x-api-key": history.api_keys["o_0000"]})
+        assert response.status_code == 503 and "retry" in response.json()["detail"]
+        assert client.get("/readyz").status_code == 503
 
 
 FILTER_TERMS = ["", "a", "login", "LOGIN", "wr_0000001", "é", "%", "_", "credential", "Portal", "ÉCOLE", "🚀", "\\",
