@@ -64,7 +64,7 @@ class DiskStore:
         for chunk in _chunks(set(ids)):
             rows = self.db.execute(f"SELECT id, seq, source FROM docs WHERE idx = ? AND id IN ({','.join('?' * len(chunk))})",
                                    (index, *chunk))
-            found.update({doc_id: Versioned(orjson.loads(source), seq, 1) for doc_id, seq, source in rows})
+            found.update({doc_id: Versioned(orjson.loads(source), seq, 1, len(source)) for doc_id, seq, source in rows})
         return found
 
     def write(self, index: str, docs: Writes) -> set[str]:

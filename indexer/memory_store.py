@@ -7,6 +7,8 @@ import copy
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import orjson
+
 from runsearch.indexer.ports import Versioned, Writes
 
 
@@ -28,7 +30,8 @@ class MemoryStore:
                 conflicts.add(doc_id)
                 continue
             self.seq += 1
-            stored[doc_id] = Versioned(copy.deepcopy(source), self.seq, 1)
+            raw = orjson.dumps(source)
+            stored[doc_id] = Versioned(orjson.loads(raw), self.seq, 1, len(raw))  # a copy, as OpenSearch keeps one
         return conflicts
 
     def matching(self, index: str, query: dict[str, Any]) -> tuple[int, Iterator[str]]:

@@ -19,6 +19,7 @@ class Versioned:
     source: dict[str, Any]
     seq_no: int
     primary_term: int
+    size: int  # bytes of the source as JSON: what holding it weighs, known without serializing it again
 
 
 Writes = dict[str, tuple[dict[str, Any], Versioned | None]]  # id -> (new source, the version it replaces)

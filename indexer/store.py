@@ -48,7 +48,8 @@ class OpenSearchStore:
             response = self.os.mget(index=index, body={"ids": chunk}, params={"realtime": "true"})
             for doc in response["docs"]:
                 if doc.get("found"):
-                    found[doc["_id"]] = Versioned(doc["_source"], doc["_seq_no"], doc["_primary_term"])
+                    source = doc["_source"]
+                    found[doc["_id"]] = Versioned(source, doc["_seq_no"], doc["_primary_term"], len(orjson.dumps(source)))
         return found
 
     def write(self, index: str, docs: Writes) -> set[str]:

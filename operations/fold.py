@@ -71,7 +71,7 @@ def fold(settings: Settings, os: OpenSearch, names: Names, number: int, cut: Off
         with closing(DiskStore(folder / "fold.sqlite")) as store:
             target = names.generation(number)  # the store's indices are named as the generation's
             started = time.perf_counter()
-            with Replay(settings, store, target, batch=settings.fold_batch, dead=dead) as replay:
+            with Replay(settings, store, target, dead=dead) as replay:
                 report.events = replay.advance(cut, progress, "folding the topics")
             report.fold_seconds = time.perf_counter() - started
             report.disk_bytes = store.size()

@@ -99,7 +99,8 @@ class Settings(BaseSettings):
         None, description="Folder of a rebuild's fold store (SQLite; about 5.5 KB a run, deleted after): the system's "
                           "temporary folder when unset")
     fold_batch: int = Field(
-        50_000, ge=1, description="Events a rebuild's fold merges at a time: the more, the fewer rewrites of a run")
+        50_000, ge=1, description=("Events a rebuild's fold (and its verification's replay) merges at a time: the more, the "
+                                    "fewer rewrites of a run"))
     bulk_max_bytes: int = Field(
         10 * 1024 * 1024, ge=1024,
         description=("Most bytes of one OpenSearch bulk request (OpenSearch refuses requests over its "
