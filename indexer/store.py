@@ -31,6 +31,16 @@ class Refused(DataError):
     request may be): writing them again cannot succeed, so the events behind them become dead letters."""
 
 
+def bulk_failure(result: dict[str, Any]) -> tuple[bool, str]:
+    """A failed bulk item: whether writing it again later can succeed (OpenSearch overloaded: 429, failing: 5xx, or the
+    alias missing: 404), and how to name it in an error: its id, status and the error's type only (the error's reason
+    can quote the document's content)."""
+    status = result.get("status", 500)
+    error = result.get("error")
+    kind = error.get("type") if isinstance(error, dict) else error
+    return status in (404, 429) or status >= 500, f"{result.get('_id')}: {status} {kind}"
+
+
 def _chunks(items: list[str]) -> Iterator[list[str]]:
     for start in range(0, len(items), CHUNK):
         yield items[start:start + CHUNK]
@@ -99,12 +109,10 @@ class OpenSearchStore:
             if status == 409:
                 conflicts.add(result["_id"])
             elif status >= 300:
-                # The error's type only: its reason can quote the document's content.
-                error = result.get("error")
-                kind = error.get("type") if isinstance(error, dict) else error
-                if status in (404, 429) or status >= 500:
-                    raise WriteError(f"OpenSearch could not write document {result['_id']} now: {status} {kind}")
-                refused.append(f"{result['_id']}: {status} {kind}")
+                transient, described = bulk_failure(result)
+                if transient:
+                    raise WriteError(f"OpenSearch cannot take document {described} now")
+                refused.append(described)
         if refused:
             raise Refused(f"OpenSearch refused document {', '.join(refused[:5])}")
         return conflicts

@@ -28,11 +28,12 @@ from runsearch.indexer import deadletter_topic
 from runsearch.indexer.disk_store import DiskStore
 from runsearch.indexer.offsets import Offsets
 from runsearch.indexer.replay import Progress, Replay
+from runsearch.indexer.store import bulk_failure
 from runsearch.mappings import KINDS, Names
 from runsearch.operations import Refused
 from runsearch.settings import Settings
 
-RETRIES = 5  # rounds of writing again what OpenSearch could not take now (429, 5xx)
+RETRIES = 5  # rounds of writing again what OpenSearch could not take now (429, 5xx, a missing alias)
 
 
 @dataclass
@@ -94,7 +95,7 @@ def folder_of(settings: Settings, names: Names, number: int) -> Path:
 def _write(settings: Settings, os: OpenSearch, store: DiskStore, kind: str, index: str, alias: str,
            progress: Progress) -> int:
     """Every document of one index of the store, created through `alias` with refreshes off meanwhile; what
-    OpenSearch cannot take now (429, 5xx) is written again, up to RETRIES rounds."""
+    OpenSearch cannot take now (`store.bulk_failure`) is written again, up to RETRIES rounds."""
     phase, total, done = f"writing the {kind} documents", store.count(index), 0
     os.indices.put_settings(index=alias, body={"index": {"refresh_interval": "-1"}})
     again: list[str] | None = None  # None: every document
@@ -118,10 +119,8 @@ def _write(settings: Settings, os: OpenSearch, store: DiskStore, kind: str, inde
                 raise
             raise Refused("a document of the fold is larger than OpenSearch takes in one request (413): raise its "
                           "http.max_content_length, or rebuild with `runsearch reindex --no-fold`") from None
-        if refused := [r for r in failed if r.get("status", 500) != 429 and r.get("status", 500) < 500]:
-            error = refused[0].get("error")  # its type only: its reason can quote the document
-            raise Refused(f"OpenSearch refused document {refused[0]['_id']} of the fold: {refused[0].get('status')} "
-                          f"{error.get('type') if isinstance(error, dict) else error}; rebuild with "
+        if refused := [described for transient, described in map(bulk_failure, failed) if not transient]:
+            raise Refused(f"OpenSearch refused document {refused[0]} of the fold; rebuild with "
                           "`runsearch reindex --no-fold`, which makes the events behind it dead letters")
         again = [r["_id"] for r in failed]
         if not again:

@@ -63,7 +63,7 @@ def test_a_single_document_over_the_limit_is_refused_for_what_it_is() -> None:
 @pytest.mark.parametrize("status", [429, 503, 404])
 def test_items_the_server_cannot_take_now_are_retried_later(status: int) -> None:
     store = OpenSearchStore(FakeClient(statuses={"d1": (status, "es_rejected_execution_exception")}))  # type: ignore[arg-type]
-    with pytest.raises(WriteError, match=f"d1 now: {status}"):
+    with pytest.raises(WriteError, match=f"d1: {status} es_rejected_execution_exception now"):
         store.write("runs-write", docs(3, 10))
 
 
