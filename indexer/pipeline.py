@@ -170,7 +170,7 @@ class Pipeline:
         while len(read.ids) < min(len(queue), MAX_STEP_DOCUMENTS) and budget > 0:
             chunk = queue[len(read.ids):len(read.ids) + min(size, MAX_STEP_DOCUMENTS - len(read.ids))]
             found = self.backend.mget(self.target.write_alias("runs"), chunk)
-            used = sum(v.size for v in found.values())
+            used = sum(v.weight() for v in found.values())
             read.ids += chunk
             read.found.update(found)
             budget -= used

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
+
 if TYPE_CHECKING:
     from runsearch.indexer.decode import Change
     from runsearch.indexer.pipeline import Outcome
@@ -19,7 +21,12 @@ class Versioned:
     source: dict[str, Any]
     seq_no: int
     primary_term: int
-    size: int  # bytes of the source as JSON: what holding it weighs, known without serializing it again
+    size: int | None = None  # bytes of the source as JSON, when the store read it as such (SQLite, memory)
+
+    def weight(self) -> int:
+        """Bytes of the source as JSON: what holding it weighs. Serialized again only where the store did not know,
+        when it is weighed at all (OpenSearch's client hands back parsed sources; most are never weighed)."""
+        return self.size if self.size is not None else len(orjson.dumps(self.source))
 
 
 Writes = dict[str, tuple[dict[str, Any], Versioned | None]]  # id -> (new source, the version it replaces)

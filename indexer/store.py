@@ -58,8 +58,7 @@ class OpenSearchStore:
             response = self.os.mget(index=index, body={"ids": chunk}, params={"realtime": "true"})
             for doc in response["docs"]:
                 if doc.get("found"):
-                    source = doc["_source"]
-                    found[doc["_id"]] = Versioned(source, doc["_seq_no"], doc["_primary_term"], len(orjson.dumps(source)))
+                    found[doc["_id"]] = Versioned(doc["_source"], doc["_seq_no"], doc["_primary_term"])
         return found
 
     def write(self, index: str, docs: Writes) -> set[str]:

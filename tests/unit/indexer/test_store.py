@@ -36,7 +36,7 @@ class FakeClient:
 
 
 def docs(n: int, size: int) -> dict[str, tuple[dict[str, Any], Versioned | None]]:
-    return {f"d{i}": ({"blob": "x" * size}, None if i % 2 else Versioned({}, 3, 1, 2)) for i in range(n)}
+    return {f"d{i}": ({"blob": "x" * size}, None if i % 2 else Versioned({}, 3, 1)) for i in range(n)}
 
 
 def test_requests_stay_under_the_byte_budget_and_the_document_count() -> None:
