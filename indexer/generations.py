@@ -13,6 +13,7 @@ generation is left alone, and said so.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from opensearchpy import NotFoundError, OpenSearch
@@ -154,6 +155,28 @@ def unregister(os: OpenSearch, names: Names, number: int) -> None:
     """Remove a generation's write aliases (before it is deleted): nothing writes it from then on."""
     held = _holders(os, ",".join(names.write_alias(k, number) for k in KINDS))
     _update(os, [], [(index, alias) for index, aliases in held.items() for alias in aliases])
+
+
+class MergeLost(Exception):
+    """A generation's merge ended without a result (its node restarted, say)."""
+
+
+def merge(os: OpenSearch, names: Names, number: int, segments: int, poll_seconds: float = 1.0) -> None:
+    """Merge a generation's indices down to at most `segments` segments per shard. A sorted search collects a page of
+    hits in every segment, so a listing's cost grows with their count (page 50 of 1,000,000 runs in 22 segments:
+    11 ms of OpenSearch's time, in one: 1 ms). Run as a task and polled: a big shard's merge outlasts any request."""
+    task = os.indices.forcemerge(index=",".join(names.index(kind, number) for kind in KINDS),
+                                 max_num_segments=segments, wait_for_completion=False)["task"]
+    while True:
+        try:
+            status = os.tasks.get(task_id=task)
+        except NotFoundError:
+            raise MergeLost(f"the merge of generation {number} (task {task}) is gone") from None
+        if status.get("completed"):
+            if "error" in status:
+                raise MergeLost(f"the merge of generation {number} failed: {status['error'].get('type')}")
+            return
+        time.sleep(poll_seconds)
 
 
 def serve(os: OpenSearch, names: Names, number: int) -> None:

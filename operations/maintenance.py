@@ -1,4 +1,4 @@
-"""Verifying the served generation, rolling back to the previous one, cleaning up the others."""
+"""Verifying the served generation, merging its segments, rolling back to the previous one, cleaning up the others."""
 
 from __future__ import annotations
 
@@ -36,6 +36,20 @@ def rollback(settings: Settings) -> tuple[int, int]:
                       f"version's indexer does not keep it current: roll back with that version")
     generations.serve(os, names, target.number)
     return serving, target.number
+
+
+def merge_serving(settings: Settings, segments: int) -> int:
+    """Merge the served generation down to `segments` segments per shard (the live indexer's writes add segments,
+    and a listing costs OpenSearch per segment); the generation's number."""
+    os, names = context(settings)
+    serving = generations.serving(os, names)
+    if serving is None:
+        raise Refused("no generation is served: nothing to merge")
+    try:
+        generations.merge(os, names, serving, segments)
+    except generations.MergeLost as err:
+        raise Refused(f"{err}; run `runsearch merge` again") from None
+    return serving
 
 
 @dataclass

@@ -3,6 +3,7 @@ the topics into it, verify it, serve it. Each step is a method, so tests can act
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -51,7 +52,7 @@ def plan(settings: Settings) -> Plan:
 
 
 class Reindex:
-    """One rebuild, step by step: `prepare`, `fold`, `build`, `verify`, `swap`, `finish` (and `close` whatever
+    """One rebuild, step by step: `prepare`, `fold`, `build`, `verify`, `merge`, `swap`, `finish` (and `close` whatever
     happens). Without the fold (`fold=False`), `build` replays every event into the registered generation."""
 
     def __init__(self, settings: Settings, fold: bool = True) -> None:
@@ -121,6 +122,20 @@ class Reindex:
         cut = {tp: consumer.position(tp) for tp in consumer.assignment()}
         index = self.names.index("runs", self.plan.generation)
         return verification.verify(self.settings, self.os, index, cut, sample, progress)
+
+    def merge(self, progress: Progress) -> float:
+        """Merge the generation's segments (`merge_segments`) before it is served; the seconds it took. A merge whose
+        task is lost stops the rebuild, which `reindex` resumes."""
+        if not self.settings.merge_segments:
+            return 0.0
+        started = time.monotonic()
+        progress("merging the segments", 0, 1)
+        try:
+            generations.merge(self.os, self.names, self.plan.generation, self.settings.merge_segments)
+        except generations.MergeLost as err:
+            raise Refused(f"{err}; run `runsearch reindex` again to resume the rebuild") from None
+        progress("merging the segments", 1, 1)
+        return time.monotonic() - started
 
     def swap(self) -> None:
         """Serve the generation (read aliases moved in one atomic update); the previous one stays written."""

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     fold_batch: int = Field(
         50_000, ge=1, description=("Events a rebuild's fold (and its verification's replay) merges at a time: the more, the "
                                     "fewer rewrites of a run"))
+    merge_segments: int = Field(
+        1, ge=0, description=("Segments per shard `reindex` merges a generation down to before serving it, and `merge` "
+                              "the served one (a sorted listing costs OpenSearch per segment); 0: `reindex` does not merge"))
     bulk_max_bytes: int = Field(
         10 * 1024 * 1024, ge=1024,
         description=("Most bytes of one OpenSearch bulk request (OpenSearch refuses requests over its "

@@ -1,4 +1,4 @@
-"""Operators' commands: index generations (status, reindex, verify, rollback, cleanup) and dead letters. They render
+"""Operators' commands: index generations (status, reindex, verify, merge, rollback, cleanup) and dead letters. They render
 what `runsearch.operations` returns; refusals are errors the CLI prints as one line."""
 
 from __future__ import annotations
@@ -98,7 +98,10 @@ def reindex(dry_run: bool = typer.Option(False, "--dry-run", help="Say what woul
             report = rebuild.verify(None if full else sample, show)
         if not as_json:
             render.verification(report)
+        merged = 0.0
         if not report.differences:
+            with bars() as show:
+                merged = rebuild.merge(show)
             rebuild.swap()
             rebuild.finish()
     finally:
@@ -106,6 +109,7 @@ def reindex(dry_run: bool = typer.Option(False, "--dry-run", help="Say what woul
     if as_json:
         print(json.dumps({"generation": planned.generation, "served": not report.differences,
                           "seconds": time.monotonic() - started, "folded": folded and dataclasses.asdict(folded),
+                          "merge_seconds": merged,
                           "verification": dataclasses.asdict(report)}, indent=1))
     if report.differences:
         say(f"[red]verification failed ({len(report.differences)} differences): generation {planned.generation} is "
@@ -128,6 +132,21 @@ def verify(sample: int = typer.Option(10_000, help="Compare N runs drawn from th
     render.verification(report)
     if report.differences:
         raise typer.Exit(1)
+
+
+@app.command()
+def merge(segments: int | None = typer.Option(None, min=1, help="Segments per shard [default: RUNSEARCH_MERGE_SEGMENTS, or 1]")
+          ) -> None:
+    """Merge the served generation's segments: a listing costs OpenSearch per segment, and the live indexer's writes
+    add segments over time. The index is read and written once: run it when the service is quiet."""
+    from runsearch.operations.maintenance import merge_serving
+
+    settings = get_settings()
+    wanted = segments or settings.merge_segments or 1
+    started = time.monotonic()
+    with console.status(f"merging the served generation down to {wanted} segment(s) per shard"):
+        number = merge_serving(settings, wanted)
+    console.print(f"generation {number} merged down to {wanted} segment(s) per shard in {time.monotonic() - started:.0f} s")
 
 
 @app.command()

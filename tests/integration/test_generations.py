@@ -25,7 +25,7 @@ from runsearch.api.app import create_app
 from runsearch.demo.dataset import History, final_rows, generate
 from runsearch.indexer import generations, offsets
 from runsearch.indexer.consumer import Indexer
-from runsearch.mappings import Names
+from runsearch.mappings import KINDS, Names
 from runsearch.operations import deadletters, lease, maintenance, reindex
 from runsearch.settings import Settings
 from tests.harness import committed_up_to, documents, process_env, produce
@@ -70,6 +70,14 @@ def served(settings: Settings) -> int | None:
     return generations.serving(clients.opensearch(settings), Names(settings.index_prefix))
 
 
+def segments(settings: Settings, number: int) -> list[int]:
+    """The searched segments of each shard of each index of generation `number`."""
+    names = Names(settings.index_prefix)
+    found = clients.opensearch(settings).indices.segments(index=",".join(names.index(k, number) for k in KINDS))
+    return [copy["num_search_segments"] for index in found["indices"].values() for shard in index["shards"].values()
+            for copy in shard if copy["routing"]["primary"]]
+
+
 def converged(settings: Settings, history: History) -> None:
     assert_documents_match(documents(settings, Names(settings.index_prefix).read_alias("runs")),
                            expected(final_rows(history.changes)))
@@ -107,6 +115,9 @@ def test_a_swap_serves_data_at_least_as_fresh_as_the_generation_it_replaces(sett
             applied(settings)
             report = rebuild.verify(None, quiet)
             assert report.differences == [], report.differences
+            assert max(segments(settings, 2)) > 1  # the fold's documents, then the live indexer's
+            rebuild.merge(quiet)
+            assert max(segments(settings, 2)) == 1
             rebuild.swap()
             assert served(settings) == 2
             newest = [run["workflow_run_id"] for run in client.get("/v1/agents/runs", headers={"x-api-key": key}).json()]
@@ -300,6 +311,10 @@ def test_a_first_build_by_reindex_hands_its_place_to_the_live_indexer(settings: 
         applied(settings)
     written = client.indices.stats(index=runs, metric="indexing")["_all"]["primaries"]["indexing"]["index_total"]
     assert written == folded + 1  # the new run only: nothing replayed
+    assert max(segments(settings, 1)) > 1  # the live indexer's write added one
+    merged = cli(settings, "merge")
+    assert merged.returncode == 0 and "generation 1 merged" in merged.stdout, merged.stdout + merged.stderr
+    assert max(segments(settings, 1)) == 1
     (letter,) = [entry.letter for entry in deadletters.entries(settings)]  # sent once, by the rebuild
     assert letter.value == b"{not json" and letter.origin[0] == settings.topic("workflow_runs")
     converged(settings, history)
