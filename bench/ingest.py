@@ -34,13 +34,15 @@ class Published:
 
 @dataclass
 class Rebuilt:
-    """The index built from the whole backlog by `runsearch reindex` (fold, catch-up, sampled verification, swap)."""
+    """The index built from the whole backlog by `runsearch reindex` (fold, catch-up, sampled verification, merge,
+    swap)."""
 
     events: int  # in the topics when it started
     documents: int
     seconds: float  # the whole command
     fold_seconds: float
     write_seconds: float
+    merge_seconds: float  # the generation's segments merged before the swap
     disk_bytes: int  # the fold's store
     writes: int  # index operations on the runs index: one per document when folded
     peak_rss_bytes: int  # of the command's process
@@ -115,7 +117,7 @@ def rebuild(settings: Settings, os_client: OpenSearch, sample: int, log: Path) -
     runs = Names(settings.index_prefix).read_alias("runs")
     stats = os_client.indices.stats(index=runs, metric="indexing")["_all"]["primaries"]["indexing"]
     return Rebuilt(events, os_client.count(index=runs)["count"], seconds, folded["fold_seconds"], folded["write_seconds"],
-                   folded["disk_bytes"], stats["index_total"], peak)
+                   report["merge_seconds"], folded["disk_bytes"], stats["index_total"], peak)
 
 
 def bulk_ceiling(settings: Settings, os_client: OpenSearch, sample: int) -> Ceiling:
