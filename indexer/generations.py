@@ -148,7 +148,7 @@ def register(os: OpenSearch, names: Names, number: int) -> None:
 
 def drop(os: OpenSearch, names: Names, number: int) -> None:
     """Delete a generation's indices (their aliases go with them)."""
-    os.indices.delete(index=",".join(names.index(kind, number) for kind in KINDS), ignore_unavailable=True)
+    os.indices.delete(index=names.indices(number), ignore_unavailable=True)
 
 
 def unregister(os: OpenSearch, names: Names, number: int) -> None:
@@ -165,8 +165,8 @@ def merge(os: OpenSearch, names: Names, number: int, segments: int, poll_seconds
     """Merge a generation's indices down to at most `segments` segments per shard. A sorted search collects a page of
     hits in every segment, so a listing's cost grows with their count (page 50 of 1,000,000 runs in 22 segments:
     11 ms of OpenSearch's time, in one: 1 ms). Run as a task and polled: a big shard's merge outlasts any request."""
-    task = os.indices.forcemerge(index=",".join(names.index(kind, number) for kind in KINDS),
-                                 max_num_segments=segments, wait_for_completion=False)["task"]
+    task = os.indices.forcemerge(index=names.indices(number), max_num_segments=segments,
+                                 wait_for_completion=False)["task"]
     while True:
         try:
             status = os.tasks.get(task_id=task)

@@ -94,6 +94,10 @@ class Names:
     def index(self, kind: str, generation: int) -> str:
         return f"{self.prefix}-{kind}-v{generation}"
 
+    def indices(self, generation: int) -> str:
+        """Every index of a generation, as one comma-separated target of a request."""
+        return ",".join(self.index(kind, generation) for kind in KINDS)
+
     def read_alias(self, kind: str) -> str:
         return f"{self.prefix}-{kind}"
 

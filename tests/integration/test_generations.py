@@ -25,7 +25,7 @@ from runsearch.api.app import create_app
 from runsearch.demo.dataset import History, final_rows, generate
 from runsearch.indexer import generations, offsets
 from runsearch.indexer.consumer import Indexer
-from runsearch.mappings import KINDS, Names
+from runsearch.mappings import Names
 from runsearch.operations import deadletters, lease, maintenance, reindex
 from runsearch.settings import Settings
 from tests.harness import committed_up_to, documents, process_env, produce
@@ -72,8 +72,7 @@ def served(settings: Settings) -> int | None:
 
 def segments(settings: Settings, number: int) -> list[int]:
     """The searched segments of each shard of each index of generation `number`."""
-    names = Names(settings.index_prefix)
-    found = clients.opensearch(settings).indices.segments(index=",".join(names.index(k, number) for k in KINDS))
+    found = clients.opensearch(settings).indices.segments(index=Names(settings.index_prefix).indices(number))
     return [copy["num_search_segments"] for index in found["indices"].values() for shard in index["shards"].values()
             for copy in shard if copy["routing"]["primary"]]
 
