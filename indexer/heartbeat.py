@@ -12,27 +12,29 @@ from typing import Any
 
 from opensearchpy import NotFoundError, OpenSearch, helpers
 
-from runsearch.mappings import Names
+from runsearch.mappings import Layout, Names
 
 STALE_SECONDS = 600.0
 
 
-def ensure_operations_index(os: OpenSearch, names: Names) -> None:
-    """The operators' index, created explicitly: a write must not auto-create it with a dynamic mapping."""
+def ensure_operations_index(os: OpenSearch, names: Names, layout: Layout) -> None:
+    """The operators' index, created explicitly: a write must not auto-create it with a dynamic mapping, nor with
+    OpenSearch's default replica, which a single node never assigns (the cluster would stay yellow for good)."""
     if not os.indices.exists(index=names.operations_index()):
-        os.indices.create(index=names.operations_index(), body={"mappings": {"dynamic": False}}, ignore=400)
+        os.indices.create(index=names.operations_index(), ignore=400, body={
+            "settings": layout.index_settings("operations"), "mappings": {"dynamic": False}})
 
 
 class Heartbeat:
-    def __init__(self, os: OpenSearch, names: Names, group: str) -> None:
-        self.os, self.names, self.group = os, names, group
+    def __init__(self, os: OpenSearch, names: Names, layout: Layout, group: str) -> None:
+        self.os, self.names, self.layout, self.group = os, names, layout, group
         self.holder = f"{socket.gethostname()}:{os_module.getpid()}"
         self.id = f"indexer:{group}:{self.holder}"
         self._ready = False
 
     def beat(self, fields: dict[str, Any]) -> None:
         if not self._ready:
-            ensure_operations_index(self.os, self.names)
+            ensure_operations_index(self.os, self.names, self.layout)
             self._ready = True
         self.os.index(index=self.names.operations_index(), id=self.id,
                       body={"kind": "indexer", "group": self.group, "holder": self.holder, "at": time.time(), **fields})

@@ -45,7 +45,7 @@ class Writer:
 
     def heartbeat(self, group: str, fields: dict[str, Any]) -> None:
         if self._heartbeat is None:
-            self._heartbeat = Heartbeat(self.os, self.names, group)
+            self._heartbeat = Heartbeat(self.os, self.names, Layout.of(self.settings), group)
         self._heartbeat.beat(fields)
 
     def pipeline(self, generation: Generation) -> Pipeline:

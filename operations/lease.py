@@ -19,7 +19,7 @@ from opensearchpy import ConflictError, NotFoundError, OpenSearch
 
 from runsearch.errors import RunsearchError
 from runsearch.indexer.heartbeat import ensure_operations_index
-from runsearch.mappings import Names
+from runsearch.mappings import Layout, Names
 
 LEASE_ID = "rebuild"
 
@@ -63,9 +63,9 @@ def current(os: OpenSearch, names: Names) -> Lease | None:
 class Holder:
     """This process's lease on rebuilding `generation`, renewed in the background until `release`."""
 
-    def __init__(self, os: OpenSearch, names: Names, generation: int, seconds: float) -> None:
+    def __init__(self, os: OpenSearch, names: Names, layout: Layout, generation: int, seconds: float) -> None:
         self.os, self.names, self.seconds = os, names, seconds
-        ensure_operations_index(os, names)
+        ensure_operations_index(os, names, layout)
         now = time.time()
         self.lease = Lease(f"{socket.gethostname()}:{os_module.getpid()}", generation, now, now + seconds)
         found = _read(os, names)

@@ -68,7 +68,8 @@ class Reindex:
     def prepare(self) -> Plan:
         """Take the lease, and create the generation unless it resumes: with fold aliases for `fold`, or else
         registered at once, so that the live indexer writes it from its next batch on."""
-        self.holder = lease.Holder(self.os, self.names, self.plan.generation, self.settings.lease_seconds)
+        self.holder = lease.Holder(self.os, self.names, Layout.of(self.settings), self.plan.generation,
+                                   self.settings.lease_seconds)
         if plan(self.settings) != self.plan:  # another rebuild ended between planning and taking the lease
             raise Refused("the generations changed while this rebuild started: run `runsearch reindex` again")
         number = self.plan.generation

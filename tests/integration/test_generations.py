@@ -314,6 +314,8 @@ def test_a_first_build_by_reindex_hands_its_place_to_the_live_indexer(settings: 
     merged = cli(settings, "merge")
     assert merged.returncode == 0 and "generation 1 merged" in merged.stdout, merged.stdout + merged.stderr
     assert max(segments(settings, 1)) == 1
+    # The lease and the heartbeats live in an index of the same layout: no replica a single node cannot assign.
+    assert client.cluster.health(index=Names(settings.index_prefix).operations_index())["status"] == "green"
     (letter,) = [entry.letter for entry in deadletters.entries(settings)]  # sent once, by the rebuild
     assert letter.value == b"{not json" and letter.origin[0] == settings.topic("workflow_runs")
     converged(settings, history)
