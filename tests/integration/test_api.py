@@ -198,11 +198,22 @@ def test_response_shape(world: World) -> None:
 
 def test_answers_are_compressed_for_clients_that_ask_and_small_ones_never(world: World) -> None:
     key = {"x-api-key": world.keys["gen_o_0000"]}
-    plain = world.client.get("/v1/agents/runs", params={"page_size": 50}, headers={**key, "accept-encoding": "identity"})
-    packed = world.client.get("/v1/agents/runs", params={"page_size": 50}, headers={**key, "accept-encoding": "gzip"})
+    state = world.client.app.state  # type: ignore[attr-defined]
+    kept, state.answers = state.answers, Answers(seconds=0.5, max_bytes=2**20, clock=lambda: 0.0)  # time stands still
+    try:
+        plain = world.client.get("/v1/agents/runs", params={"page_size": 50}, headers={**key, "accept-encoding": "identity"})
+        packed = world.client.get("/v1/agents/runs", params={"page_size": 50}, headers={**key, "accept-encoding": "gzip"})
+        hits = REGISTRY.get_sample_value("runsearch_api_answer_cache_total", {"outcome": "hit"}) or 0.0
+        again = world.client.get("/v1/agents/runs", params={"page_size": 50}, headers={**key, "accept-encoding": "gzip"})
+        assert REGISTRY.get_sample_value("runsearch_api_answer_cache_total", {"outcome": "hit"}) == hits + 1
+    finally:
+        state.answers = kept
     assert "content-encoding" not in plain.headers and packed.headers["content-encoding"] == "gzip"
     assert len(plain.json()) == 50 and packed.content == plain.content  # the client decodes it to the same bytes
     assert int(packed.headers["content-length"]) * 5 < len(plain.content)
+    # The second from the cache, as it was sent: compressed, with the same headers.
+    assert (again.headers["content-encoding"], again.headers["vary"]) == ("gzip", "Accept-Encoding")
+    assert again.content == plain.content
     refused = world.client.get("/v1/agents/runs", headers={"x-api-key": "bad", "accept-encoding": "gzip"})
     assert refused.status_code == 403 and "content-encoding" not in refused.headers  # under 1 KiB: as it is
 
