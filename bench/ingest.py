@@ -45,7 +45,7 @@ class Rebuilt:
     merge_seconds: float  # the generation's segments merged before the swap
     disk_bytes: int  # the fold's store
     writes: int  # index operations on the runs index: one per document when folded
-    peak_rss_bytes: int  # of the command's process
+    peak_rss_bytes: int  # of the command's process and the processes its fold is split over, together
 
     @property
     def events_per_second(self) -> float:
@@ -106,7 +106,9 @@ def rebuild(settings: Settings, os_client: OpenSearch, sample: int, log: Path) -
         peak = 0
         while proc.poll() is None:
             with contextlib.suppress(psutil.Error):
-                peak = max(peak, psutil.Process(proc.pid).memory_info().rss)
+                rebuilding = psutil.Process(proc.pid)
+                # With the processes its fold is split over.
+                peak = max(peak, sum(p.memory_info().rss for p in (rebuilding, *rebuilding.children(recursive=True))))
             time.sleep(0.5)
     seconds = time.perf_counter() - started
     output = proc.stdout.read() if proc.stdout else b""

@@ -175,6 +175,8 @@ def merge(os: OpenSearch, names: Names, number: int, segments: int, poll_seconds
         if status.get("completed"):
             if "error" in status:
                 raise MergeLost(f"the merge of generation {number} failed: {status['error'].get('type')}")
+            # Searched from now on, not from the next scheduled refresh, which a shard no search reached for 30 s skips.
+            os.indices.refresh(index=names.indices(number))
             return
         time.sleep(poll_seconds)
 

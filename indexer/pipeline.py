@@ -81,6 +81,10 @@ def _no_progress(done: int, total: int) -> None:
     pass
 
 
+def _every_run(_: str) -> bool:
+    return True
+
+
 @dataclass
 class Pipeline:
     backend: Store
@@ -92,6 +96,8 @@ class Pipeline:
     # Other processes may write the same indices (several indexers, a rebuild beside the live one): documents written
     # are checked for records changed meanwhile. A replay into a store of its own (a fold, verification) skips it.
     shared: bool = True
+    # The runs this pipeline makes documents of: all, or one part's of a fold split by run (`indexer.split`).
+    owns: Callable[[str], bool] = _every_run
     _seen_bytes: float = field(default=0.0, init=False)  # per document, in the last read
 
     def apply(self, changes: list[Change]) -> Outcome:
@@ -104,9 +110,9 @@ class Pipeline:
                 record = final[records.record_id(change)]
                 if record is None:
                     continue  # a tombstone of a task never seen: no run holds it
-                for run_id in record["run_ids"]:
+                for run_id in filter(self.owns, record["run_ids"]):
                     per_run[run_id].tasks[change.key[0]] = record
-            elif TABLES[change.table].runs == "own":
+            elif TABLES[change.table].runs == "own" and self.owns(change.key[0]):
                 per_run[change.key[0]].changes.append(change)
         self._update_documents(per_run, outcome)
         # Fanned out whenever the record is this change's state, also when delivered again after a crash.

@@ -17,6 +17,7 @@ from runsearch.indexer.deadletter import Letter
 from runsearch.indexer.offsets import Offsets
 from runsearch.indexer.pipeline import Pipeline
 from runsearch.indexer.ports import Store
+from runsearch.indexer.split import WHOLE, Part
 from runsearch.indexer.tables import TABLES, topics
 from runsearch.mappings import Generation
 from runsearch.settings import Settings
@@ -52,17 +53,19 @@ def task_id(rec: ConsumerRecord) -> str | None:
 
 
 class Replay:
-    """With a scope, only the events of its runs (and of tasks that ever belonged to one) and the shared rows.
-    Changes are applied `batch` events at a time (the settings' `fold_batch` unless given): the larger, the more of a
-    run's events meet in one merge."""
+    """With a scope, only the events of its runs (and of tasks that ever belonged to one) and the shared rows; with a
+    part of a fold split by run, what that part folds (`indexer.split`). Changes are applied `batch` events at a time
+    (the settings' `fold_batch` unless given): the larger, the more of a run's events meet in one merge."""
 
     def __init__(self, settings: Settings, store: Store, target: Generation, scope: set[str] | None = None,
-                 batch: int | None = None, dead: Callable[[list[Letter]], object] | None = None) -> None:
+                 batch: int | None = None, dead: Callable[[list[Letter]], object] | None = None,
+                 part: Part = WHOLE) -> None:
         """`dead` takes the dead letters of events that cannot be decoded; without it, they are the live indexer's
         to send."""
         self.settings, self.scope, self.batch, self.dead = settings, scope, batch or settings.fold_batch, dead
+        self.part = part
         self.tables = topics(settings)
-        self.pipeline = Pipeline(store, target, shared=False)  # the store is the replay's alone
+        self.pipeline = Pipeline(store, target, shared=False, owns=part.owns)  # the store is the replay's alone
         self.consumer = KafkaConsumer(**clients.kafka(settings), enable_auto_commit=False,
                                       fetch_max_bytes=settings.batch_max_bytes)
         self.tasks: set[str] = set()  # tasks that belonged to a run in scope
@@ -77,6 +80,8 @@ class Replay:
 
     def _keep(self, rec: ConsumerRecord) -> bool:
         table = self.tables[rec.topic]
+        if self.part.of > 1 and not self.part.keeps(table, run_id(table, rec) if TABLES[table].runs == "own" else None):
+            return False
         if self.scope is None or TABLES[table].runs == "fan-out":  # rows many runs embed: replayed whole
             return True
         if table == "tasks":
@@ -141,6 +146,6 @@ class Replay:
         if not records:
             return
         decoded = decode_batch(records, self.tables, self.settings)
-        if self.dead is not None and decoded.dead:
-            self.dead(decoded.dead)
+        if self.dead is not None and (letters := [d for d in decoded.dead if self.part.sends(self.tables.get(d.origin[0]))]):
+            self.dead(letters)
         self.pipeline.apply([change for _, change in decoded.changes])

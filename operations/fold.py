@@ -8,14 +8,21 @@ ones the event-by-event path makes, because they are made by the same pipeline; 
 
 Nothing else writes the generation meanwhile: it has no write aliases yet, only fold aliases (`Names.fold_alias`)
 that the live indexer does not look for. A fold that stops starts over (`reindex` again).
+
+The fold is split by run over `RUNSEARCH_FOLD_PROCESSES` processes (`indexer.split`): this one folds part 0 and
+shows its progress, the others (spawned) fold theirs beside it, each into a store of its own, and each writes its
+runs. A part whose rebuild process is gone stops at its next progress step.
 """
 
 from __future__ import annotations
 
 import functools
+import multiprocessing
+import os as os_module
 import shutil
 import tempfile
 import time
+from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +30,12 @@ from pathlib import Path
 from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import TransportError
 
-from runsearch import mappings
+from runsearch import clients, logs, mappings
 from runsearch.indexer import deadletter_topic
 from runsearch.indexer.disk_store import DiskStore
 from runsearch.indexer.offsets import Offsets
 from runsearch.indexer.replay import Progress, Replay
+from runsearch.indexer.split import Part
 from runsearch.indexer.store import bulk_failure
 from runsearch.mappings import KINDS, Names
 from runsearch.operations import Refused
@@ -52,37 +60,81 @@ class Folded:
         """Events folded per second, documents written per second."""
         return self.events / max(self.fold_seconds, 1e-9), self.written / max(self.write_seconds, 1e-9)
 
+    @classmethod
+    def of_parts(cls, parts: list[Folded]) -> Folded:
+        """The report of a split fold: every part read every event; the parts folded, then wrote, side by side."""
+        documents: Counter[str] = Counter()
+        for part in parts:
+            documents.update(part.documents)
+        return cls(parts[0].events, dict(documents), max(p.fold_seconds for p in parts),
+                   max(p.write_seconds for p in parts), sum(p.disk_bytes for p in parts))
+
 
 def fold(settings: Settings, os: OpenSearch, names: Names, number: int, cut: Offsets, progress: Progress,
          dead_letters: bool = False) -> Folded:
     """Fold the topics below `cut` into generation `number`, which only its fold aliases name; with `dead_letters`
     (a first build, which no live indexer replays), send the dead letters of events that cannot be decoded."""
-    report = Folded()
-    sender = None
     if dead_letters:
         deadletter_topic.ensure(settings)
-        sender = deadletter_topic.producer(settings)
-    dead = None if sender is None else functools.partial(deadletter_topic.send, sender, settings.deadletter_topic)
     # Named for the generation, so that the folder of a fold killed before it could remove it goes at the next start
     # (the rebuild lease keeps any other process from folding this generation meanwhile).
     folder = folder_of(settings, names, number)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
+    parts = [Part(i, settings.fold_processes) for i in range(settings.fold_processes)]
+    aliases = ",".join(names.fold_alias(kind, number) for kind in KINDS)
+    os.indices.put_settings(index=aliases, body={"index": {"refresh_interval": "-1"}})  # written once, read after
     try:
-        with closing(DiskStore(folder / "fold.sqlite")) as store:
+        if len(parts) == 1:
+            reports = [_fold_part(settings, os, names, number, cut, parts[0], dead_letters, folder, progress)]
+        else:
+            with multiprocessing.get_context("spawn").Pool(len(parts) - 1) as pool:  # leaving it ends the others
+                others = [pool.apply_async(_fold_child, (settings, number, cut, part, dead_letters, folder,
+                                                         os_module.getpid())) for part in parts[1:]]
+                reports = [_fold_part(settings, os, names, number, cut, parts[0], dead_letters, folder, progress),
+                           *(other.get() for other in others)]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    for kind in KINDS:
+        files = mappings.body(kind)["settings"]
+        alias = names.fold_alias(kind, number)
+        os.indices.put_settings(index=alias, body={"index": {"refresh_interval": files.get("refresh_interval")}})
+        os.indices.refresh(index=alias)
+    return Folded.of_parts(reports)
+
+
+def _fold_child(settings: Settings, number: int, cut: Offsets, part: Part, dead_letters: bool, folder: Path,
+                parent: int) -> Folded:
+    """A part folded in a process of its own, which stops once the rebuild that started it is gone."""
+    logs.setup(settings.log_level)
+
+    def alive(*_: object) -> None:
+        if os_module.getppid() != parent:
+            raise SystemExit(f"fold part {part.index}: the rebuild that started it is gone")
+
+    return _fold_part(settings, clients.opensearch(settings), Names(settings.index_prefix), number, cut, part,
+                      dead_letters, folder, alive)
+
+
+def _fold_part(settings: Settings, os: OpenSearch, names: Names, number: int, cut: Offsets, part: Part,
+               dead_letters: bool, folder: Path, progress: Progress) -> Folded:
+    report = Folded()
+    sender = deadletter_topic.producer(settings) if dead_letters else None
+    dead = None if sender is None else functools.partial(deadletter_topic.send, sender, settings.deadletter_topic)
+    try:
+        with closing(DiskStore(folder / f"fold-{part.index}.sqlite")) as store:
             target = names.generation(number)  # the store's indices are named as the generation's
             started = time.perf_counter()
-            with Replay(settings, store, target, dead=dead) as replay:
+            with Replay(settings, store, target, dead=dead, part=part) as replay:
                 report.events = replay.advance(cut, progress, "folding the topics")
             report.fold_seconds = time.perf_counter() - started
             report.disk_bytes = store.size()
             started = time.perf_counter()
-            for kind in KINDS:
+            for kind in filter(part.writes, KINDS):
                 report.documents[kind] = _write(settings, os, store, kind, target.write_alias(kind),
                                                 names.fold_alias(kind, number), progress)
             report.write_seconds = time.perf_counter() - started
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
         if sender is not None:
             sender.close()
     return report
@@ -94,10 +146,9 @@ def folder_of(settings: Settings, names: Names, number: int) -> Path:
 
 def _write(settings: Settings, os: OpenSearch, store: DiskStore, kind: str, index: str, alias: str,
            progress: Progress) -> int:
-    """Every document of one index of the store, created through `alias` with refreshes off meanwhile; what
-    OpenSearch cannot take now (`store.bulk_failure`) is written again, up to RETRIES rounds."""
+    """Every document of one index of the store, created through `alias`; what OpenSearch cannot take now
+    (`store.bulk_failure`) is written again, up to RETRIES rounds."""
     phase, total, done = f"writing the {kind} documents", store.count(index), 0
-    os.indices.put_settings(index=alias, body={"index": {"refresh_interval": "-1"}})
     again: list[str] | None = None  # None: every document
     for round_ in range(RETRIES + 1):
         # Each source is the stored JSON text, sent as it is.
@@ -130,7 +181,4 @@ def _write(settings: Settings, os: OpenSearch, store: DiskStore, kind: str, inde
                           "run `runsearch reindex` again once it is healthy")
         time.sleep(2 ** round_)
     progress(phase, done, total)
-    files = mappings.body(kind)["settings"]
-    os.indices.put_settings(index=alias, body={"index": {"refresh_interval": files.get("refresh_interval")}})
-    os.indices.refresh(index=alias)
     return done

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import jwt
+import psutil
 import pytest
 from fastapi.testclient import TestClient
 from kafka import KafkaProducer
@@ -267,12 +268,15 @@ def test_a_fold_writes_each_document_once_and_a_stopped_fold_starts_over(setting
         proc = subprocess.Popen([sys.executable, "-m", "runsearch.cli", "reindex"],
                                 env=process_env(short, RUNSEARCH_FOLD_BATCH="500"),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        stored, deadline = tmp_path / f"runsearch-fold-{names.index('runs', 2)}" / "fold.sqlite", time.monotonic() + 120
-        while not (stored.exists() and stored.stat().st_size > 1_000_000):
+        stored, deadline = tmp_path / f"runsearch-fold-{names.index('runs', 2)}" / "fold-1.sqlite", time.monotonic() + 120
+        while not (stored.exists() and stored.stat().st_size > 1_000_000):  # the second part folds too
             assert time.monotonic() < deadline and proc.poll() is None, "the fold did not start"
             time.sleep(0.1)
+        parts = psutil.Process(proc.pid).children(recursive=True)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        _, alive = psutil.wait_procs(parts, timeout=10)
+        assert parts and not alive  # the other part stops by itself once its rebuild is gone
         assert not generations.survey(client, names)[2].written  # the live indexer never wrote it
         lease_expired(settings)
         assert cli(short, "reindex", "--dry-run").stdout.startswith("build generation 2")  # from the start

@@ -17,13 +17,16 @@ class FakeOpenSearch:
     """A force merge answered as a task whose polls return `statuses` in turn (an exception is raised)."""
 
     def __init__(self, statuses: list[dict[str, Any] | Exception]) -> None:
-        self.statuses, self.merged, self.polls = statuses, dict[str, Any](), 0
-        self.indices = SimpleNamespace(forcemerge=self._forcemerge)
+        self.statuses, self.merged, self.polls, self.refreshed = statuses, dict[str, Any](), 0, ""
+        self.indices = SimpleNamespace(forcemerge=self._forcemerge, refresh=self._refresh)
         self.tasks = SimpleNamespace(get=self._get)
 
     def _forcemerge(self, **asked: Any) -> dict[str, str]:
         self.merged = asked
         return {"task": "node:7"}
+
+    def _refresh(self, index: str) -> None:
+        self.refreshed = index
 
     def _get(self, task_id: str) -> dict[str, Any]:
         assert task_id == "node:7"
@@ -38,17 +41,20 @@ def merge(client: FakeOpenSearch) -> None:
     generations.merge(client, Names("rs"), 3, segments=1, poll_seconds=0)  # type: ignore[arg-type]
 
 
-def test_every_index_of_the_generation_is_merged_and_the_task_followed_to_its_end() -> None:
+def test_every_index_is_merged_the_task_followed_to_its_end_and_the_merged_segments_searched_at_once() -> None:
     client = FakeOpenSearch([{"completed": False}, {"completed": False}, {"completed": True, "response": {}}])
     merge(client)
     assert client.polls == 3
     assert client.merged == {"index": "rs-runs-v3,rs-lookup-v3,rs-keys-v3", "max_num_segments": 1,
                              "wait_for_completion": False}
+    assert client.refreshed == client.merged["index"]  # searches see the merged segments at once
 
 
 @pytest.mark.parametrize("status", [NotFoundError(404, "resource_not_found_exception", {}),
                                     {"completed": True, "error": {"type": "index_not_found_exception"}}],
                          ids=["vanished", "failed"])
 def test_a_merge_that_did_not_end_well_is_said_so(status: dict[str, Any] | Exception) -> None:
+    client = FakeOpenSearch([{"completed": False}, status])
     with pytest.raises(generations.MergeLost, match="generation 3"):
-        merge(FakeOpenSearch([{"completed": False}, status]))
+        merge(client)
+    assert not client.refreshed
