@@ -2,7 +2,7 @@
 refresh interval OpenSearch could not answer anything newer. A bounded in-process cache (bytes, not entries), keyed
 by the exact search body (organization, filters and page are all in it) and the encoding, whose answers live at most
 `seconds`. API keys are checked on every request before it is consulted. Answers are kept as sent: compressed once,
-not again for every poll (0.2-0.3 ms of a 1 ms answer from the cache)."""
+not again for every poll (1.10-1.17 -> 1.04 ms p50 for 10 runs from the cache, at the client)."""
 
 from __future__ import annotations
 
