@@ -161,12 +161,21 @@ class MergeLost(Exception):
     """A generation's merge ended without a result (its node restarted, say)."""
 
 
-def merge(os: OpenSearch, names: Names, number: int, segments: int, poll_seconds: float = 1.0) -> None:
+def merge(os: OpenSearch, names: Names, number: int, segments: int, poll_seconds: float = 1.0) -> float:
     """Merge a generation's indices down to at most `segments` segments per shard. A sorted search collects a page of
     hits in every segment, so a listing's cost grows with their count (page 50 of 1,000,000 runs in 22 segments:
-    11 ms of OpenSearch's time, in one: 1 ms). Run as a task and polled: a big shard's merge outlasts any request."""
-    task = os.indices.forcemerge(index=names.indices(number), max_num_segments=segments,
-                                 wait_for_completion=False)["task"]
+    11 ms of OpenSearch's time, in one: 1 ms). The seconds it ran."""
+    return await_merge(os, names, number, start_merge(os, names, number, segments), poll_seconds)
+
+
+def start_merge(os: OpenSearch, names: Names, number: int, segments: int) -> str:
+    """The merge (`merge`) started as a task, which a big shard's merge needs (it outlasts any request): its id."""
+    return str(os.indices.forcemerge(index=names.indices(number), max_num_segments=segments,
+                                     wait_for_completion=False)["task"])
+
+
+def await_merge(os: OpenSearch, names: Names, number: int, task: str, poll_seconds: float = 1.0) -> float:
+    """Poll the merge task until it ends; then the merged segments are searched. The seconds the merge ran."""
     while True:
         try:
             status = os.tasks.get(task_id=task)
@@ -177,7 +186,7 @@ def merge(os: OpenSearch, names: Names, number: int, segments: int, poll_seconds
                 raise MergeLost(f"the merge of generation {number} failed: {status['error'].get('type')}")
             # Searched from now on, not from the next scheduled refresh, which a shard no search reached for 30 s skips.
             os.indices.refresh(index=names.indices(number))
-            return
+            return float(status["task"]["running_time_in_nanos"]) / 1e9
         time.sleep(poll_seconds)
 
 

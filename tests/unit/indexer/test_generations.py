@@ -37,13 +37,14 @@ class FakeOpenSearch:
         return status
 
 
-def merge(client: FakeOpenSearch) -> None:
-    generations.merge(client, Names("rs"), 3, segments=1, poll_seconds=0)  # type: ignore[arg-type]
+def merge(client: FakeOpenSearch) -> float:
+    return generations.merge(client, Names("rs"), 3, segments=1, poll_seconds=0)  # type: ignore[arg-type]
 
 
 def test_every_index_is_merged_the_task_followed_to_its_end_and_the_merged_segments_searched_at_once() -> None:
-    client = FakeOpenSearch([{"completed": False}, {"completed": False}, {"completed": True, "response": {}}])
-    merge(client)
+    client = FakeOpenSearch([{"completed": False}, {"completed": False},
+                             {"completed": True, "task": {"running_time_in_nanos": 45_200_000_000}, "response": {}}])
+    assert merge(client) == 45.2  # as long as OpenSearch says it ran
     assert client.polls == 3
     assert client.merged == {"index": "rs-runs-v3,rs-lookup-v3,rs-keys-v3", "max_num_segments": 1,
                              "wait_for_completion": False}
