@@ -4,7 +4,8 @@ folds before it writes each document once (on disk, every run)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -24,6 +25,16 @@ from runsearch.settings import Settings
 
 Progress = Callable[[str, int, int], None]  # phase, done, total
 POLL_RECORDS = 5_000
+
+
+def stopping_when_orphaned(parent: int, what: str) -> Progress:
+    """The progress of a replay in a process of its own: it stops that process once the one that started it is gone
+    (a killed rebuild or verification leaves no reader behind)."""
+    def alive(*_: object) -> None:
+        if os.getppid() != parent:
+            raise SystemExit(f"{what}: the process that started it is gone")
+
+    return alive
 
 
 def _payload(data: bytes | None) -> Any:
@@ -59,11 +70,12 @@ class Replay:
 
     def __init__(self, settings: Settings, store: Store, target: Generation, scope: set[str] | None = None,
                  batch: int | None = None, dead: Callable[[list[Letter]], object] | None = None,
-                 part: Part = WHOLE) -> None:
+                 part: Part = WHOLE, sink: Callable[[list[ConsumerRecord]], object] | None = None) -> None:
         """`dead` takes the dead letters of events that cannot be decoded; without it, they are the live indexer's
-        to send."""
+        to send. `sink` takes the kept events instead of the store (a reader for a replay in another process, which
+        `adopt`s them)."""
         self.settings, self.scope, self.batch, self.dead = settings, scope, batch or settings.fold_batch, dead
-        self.part = part
+        self.part, self.sink = part, sink
         self.tables = topics(settings)
         self.pipeline = Pipeline(store, target, shared=False, owns=part.owns)  # the store is the replay's alone
         self.consumer = KafkaConsumer(**clients.kafka(settings), enable_auto_commit=False,
@@ -142,8 +154,19 @@ class Replay:
             self.consumer.seek(tp, self.positions[tp])
         self.assigned = wanted
 
+    def adopt(self, kept: Iterable[list[ConsumerRecord]], read_to: Offsets, tasks: set[str]) -> None:
+        """What a reader in another process kept for this replay (its `sink`) from partitions this one did not read:
+        merged here as if read here, those partitions read up to `read_to`, and the tasks it found in scope."""
+        self.tasks |= tasks
+        for records in kept:
+            self._apply(records)
+        self.positions.update(read_to)
+
     def _apply(self, records: list[ConsumerRecord]) -> None:
         if not records:
+            return
+        if self.sink is not None:
+            self.sink(records)
             return
         decoded = decode_batch(records, self.tables, self.settings)
         if self.dead is not None and (letters := [d for d in decoded.dead if self.part.sends(self.tables.get(d.origin[0]))]):

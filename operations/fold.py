@@ -34,7 +34,7 @@ from runsearch import clients, logs, mappings
 from runsearch.indexer import deadletter_topic
 from runsearch.indexer.disk_store import DiskStore
 from runsearch.indexer.offsets import Offsets
-from runsearch.indexer.replay import Progress, Replay
+from runsearch.indexer.replay import Progress, Replay, stopping_when_orphaned
 from runsearch.indexer.split import Part
 from runsearch.indexer.store import bulk_failure
 from runsearch.mappings import KINDS, Names
@@ -107,13 +107,8 @@ def _fold_child(settings: Settings, number: int, cut: Offsets, part: Part, dead_
                 parent: int) -> Folded:
     """A part folded in a process of its own, which stops once the rebuild that started it is gone."""
     logs.setup(settings.log_level)
-
-    def alive(*_: object) -> None:
-        if os_module.getppid() != parent:
-            raise SystemExit(f"fold part {part.index}: the rebuild that started it is gone")
-
     return _fold_part(settings, clients.opensearch(settings), Names(settings.index_prefix), number, cut, part,
-                      dead_letters, folder, alive)
+                      dead_letters, folder, stopping_when_orphaned(parent, f"fold part {part.index}"))
 
 
 def _fold_part(settings: Settings, os: OpenSearch, names: Names, number: int, cut: Offsets, part: Part,
