@@ -16,7 +16,7 @@ again, for up to three rounds; runs still moving are reported as such, not as di
 from __future__ import annotations
 
 import multiprocessing
-import os
+import os as os_module  # `os` names the OpenSearch client here
 import pickle
 import random
 import tempfile
@@ -97,7 +97,7 @@ def _replay_to(settings: Settings, replay: Replay, cut: Offsets, progress: Progr
     with tempfile.TemporaryDirectory(dir=settings.fold_dir) as folder, \
             multiprocessing.get_context("spawn").Pool(1) as pool:  # leaving it ends the reader
         kept = Path(folder) / "kept.pickle"
-        other = pool.apply_async(_read_kept, (settings, apart, replay.scope, kept, os.getpid()))
+        other = pool.apply_async(_read_kept, (settings, apart, replay.scope, kept, os_module.getpid()))
         read = replay.advance({tp: end for tp, end in cut.items() if tp not in apart}, progress)
         tasks, read_there = other.get()
         with kept.open("rb") as batches:
