@@ -127,7 +127,7 @@ class Replay:
         pending: list[ConsumerRecord] = []
         while shares := {tp: (self.positions[tp] - start[tp]) / (cut[tp] - start[tp])
                          for tp in parts if self.positions[tp] < cut[tp]}:
-            reading = {tp for tp in shares if TABLES[self.tables[tp.topic]].runs not in ("own", "record")}
+            reading = {tp for tp in shares if not TABLES[self.tables[tp.topic]].per_run}
             if not reading:
                 furthest_behind = min(shares.values())
                 reading = {tp for tp, share in shares.items() if share <= furthest_behind + window}

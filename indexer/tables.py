@@ -36,6 +36,12 @@ class Table:
     fan_out_field: str | None = None  # the run-document field holding its rows' ids ("fan-out")
     secret: bool = False  # rows hold secrets: dead letters withhold them, logs never show them
 
+    @property
+    def per_run(self) -> bool:
+        """Rows that belong to one run each (its own rows, tasks), unlike the rows many runs share and API keys: a
+        replay reads them in step, after the shared ones, and a verification splits them between its readers."""
+        return self.runs in ("own", "record")
+
 
 TABLES: dict[str, Table] = {t.name: t for t in (
     Table("workflow_runs", WorkflowRunRow, ("workflow_run_id",), "own"),

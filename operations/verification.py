@@ -108,7 +108,7 @@ def _replay_to(settings: Settings, replay: Replay, cut: Offsets, progress: Progr
 def read_apart(cut: Offsets, tables: dict[str, str]) -> Offsets:
     """The partitions (with their cut) a second reader takes: of the runs' own rows and tasks, the biggest first, each
     to whichever reader has fewer events so far; the rows many runs share stay with the first (read first, whole)."""
-    split = sorted((tp for tp in cut if TABLES[tables[tp.topic]].runs in ("own", "record")),
+    split = sorted((tp for tp in cut if TABLES[tables[tp.topic]].per_run),
                    key=lambda tp: (-cut[tp], tp))
     loads, apart = [0, 0], {}
     for tp in split:

@@ -55,7 +55,7 @@ def test_a_second_reader_takes_about_half_of_the_runs_rows_and_tasks_and_none_of
              "workflows": 1_584, "workflow_parameters": 4_663, "organization_auth_tokens": 400}
     cut = {TopicPartition(f"rs.{table}", p): size // 3 for table, size in sizes.items() for p in range(3)}
     apart = read_apart(cut, tables)
-    assert all(cut[tp] == end and TABLES[tables[tp.topic]].runs in ("own", "record") for tp, end in apart.items())
-    split = sum(end for tp, end in cut.items() if TABLES[tables[tp.topic]].runs in ("own", "record"))
+    assert all(cut[tp] == end and TABLES[tables[tp.topic]].per_run for tp, end in apart.items())
+    split = sum(end for tp, end in cut.items() if TABLES[tables[tp.topic]].per_run)
     assert abs(sum(apart.values()) - split / 2) < 1_400_000  # within one partition of half
     assert read_apart({tp: end for tp, end in cut.items() if tp.topic == "rs.workflows"}, tables) == {}
