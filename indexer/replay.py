@@ -4,8 +4,10 @@ folds before it writes each document once (on disk, every run)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -35,6 +37,24 @@ def stopping_when_orphaned(parent: int, what: str) -> Progress:
             raise SystemExit(f"{what}: the process that started it is gone")
 
     return alive
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The runs a replay keeps: those named, and a share of every run drawn by a salted hash of its id. A share is
+    drawn as the replay reads, with no pass over the topics of its own, and another salt draws other runs."""
+
+    named: frozenset[str] = frozenset()
+    share: float = 0.0
+    salt: bytes = b""
+
+    def __contains__(self, rid: object) -> bool:
+        if not isinstance(rid, str):
+            return False
+        if rid in self.named:
+            return True
+        drawn = hashlib.blake2b(rid.encode(), key=self.salt, digest_size=8).digest()
+        return int.from_bytes(drawn) < self.share * 2**64
 
 
 def _payload(data: bytes | None) -> Any:
@@ -68,7 +88,7 @@ class Replay:
     part of a fold split by run, what that part folds (`indexer.split`). Changes are applied `batch` events at a time
     (the settings' `fold_batch` unless given): the larger, the more of a run's events meet in one merge."""
 
-    def __init__(self, settings: Settings, store: Store, target: Generation, scope: set[str] | None = None,
+    def __init__(self, settings: Settings, store: Store, target: Generation, scope: Scope | None = None,
                  batch: int | None = None, dead: Callable[[list[Letter]], object] | None = None,
                  part: Part = WHOLE, sink: Callable[[list[ConsumerRecord]], object] | None = None) -> None:
         """`dead` takes the dead letters of events that cannot be decoded; without it, they are the live indexer's

@@ -1,9 +1,10 @@
 """Compare a generation's run documents with what the topics say they must be, in bounded memory.
 
 The topics are replayed up to a cut (offsets below which every change is applied to the index) through the
-same merge code, into memory (`MemoryStore`). With a sample of N, only N runs picked from the topics (a
-reservoir sample over the runs topic) and N picked from the index (at random) are replayed, with the rows
-many runs share: memory in proportion to N, not to the dataset. Without a sample, every run is. A sampled replay
+same merge code, into memory (`MemoryStore`). With a sample of N, only N runs picked from the index (at random)
+and about N from the topics (those whose salted hash falls in the share N / documents in the index, drawn while
+replaying) are replayed, with the rows many runs share: memory in proportion to N, not to the dataset. Without a
+sample, every run is. A sampled replay
 spends its time reading the topics, not merging the few events it keeps, so (with `RUNSEARCH_FOLD_PROCESSES` 2 or
 more) a second process reads about half of the biggest topics' partitions and hands over what it keeps.
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 import multiprocessing
 import os as os_module  # `os` names the OpenSearch client here
 import pickle
-import random
 import tempfile
 import time
 from collections.abc import Iterator
@@ -26,14 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from kafka import KafkaConsumer
 from kafka.consumer.fetcher import ConsumerRecord
 from opensearchpy import OpenSearch, helpers
 
-from runsearch import clients, logs
+from runsearch import logs
 from runsearch.indexer.memory_store import MemoryStore
 from runsearch.indexer.offsets import Offsets, committed_offsets
-from runsearch.indexer.replay import Progress, Replay, run_id, stopping_when_orphaned
+from runsearch.indexer.replay import Progress, Replay, Scope, stopping_when_orphaned
 from runsearch.indexer.tables import TABLES
 from runsearch.indexer.versions import held
 from runsearch.mappings import Names
@@ -60,7 +59,9 @@ def verify(settings: Settings, os: OpenSearch, index: str, cut: Offsets, sample:
     run id; with `sample`, for that many runs from the topics and as many from the index."""
     scope = None
     if sample is not None:
-        scope = _sample_topics(settings, cut, sample, progress) | _sample_index(os, index, sample)
+        indexed = os.count(index=index)["count"]
+        scope = Scope(frozenset(_sample_index(os, index, sample)), min(sample / max(indexed, 1), 1.0),
+                      os_module.urandom(16))
     report = Report()
     memory = MemoryStore()
     target = Names("verify").generation(0)
@@ -70,7 +71,8 @@ def verify(settings: Settings, os: OpenSearch, index: str, cut: Offsets, sample:
 
     with Replay(settings, memory, target, scope) as replay:
         report.replayed += _replay_to(settings, replay, cut, progress)
-        ids = sorted(scope if scope is not None else set(documents()) | set(_index_ids(os, index)))
+        # Every run the replay built is in scope; the index's runs are those sampled from it, or all.
+        ids = sorted(set(documents()) | (scope.named if scope is not None else set(_index_ids(os, index))))
         for round_ in range(ROUNDS):
             differences, moved = _compare(os, index, ids, documents(), progress)
             report.compared += len(ids) - len(moved)
@@ -119,7 +121,7 @@ def read_apart(cut: Offsets, tables: dict[str, str]) -> Offsets:
     return apart
 
 
-def _read_kept(settings: Settings, cut: Offsets, scope: set[str], kept: Path, parent: int) -> tuple[set[str], int]:
+def _read_kept(settings: Settings, cut: Offsets, scope: Scope, kept: Path, parent: int) -> tuple[set[str], int]:
     """In a process of its own: the events of `cut`'s partitions a replay of `scope` keeps, written to `kept` in
     batches; the tasks found in scope, and how many events were read."""
     logs.setup(settings.log_level)
@@ -136,32 +138,6 @@ def _batches(kept: BinaryIO) -> Iterator[list[ConsumerRecord]]:
             yield pickle.load(kept)
         except EOFError:
             return
-
-
-def _sample_topics(settings: Settings, cut: Offsets, n: int, progress: Progress) -> set[str]:
-    """`n` run ids drawn uniformly from the runs topic below `cut` (reservoir sampling: memory for `n` only)."""
-    topic = settings.topic("workflow_runs")
-    parts = [tp for tp, end in cut.items() if tp.topic == topic and end > 0]
-    rng, reservoir, seen = random.Random(), list[str](), 0
-    consumer = KafkaConsumer(**clients.kafka(settings), enable_auto_commit=False)
-    try:
-        consumer.assign(parts)
-        consumer.seek_to_beginning()
-        total = sum(cut[tp] for tp in parts)
-        while any(consumer.position(tp) < cut[tp] for tp in parts):
-            for tp, batch in consumer.poll(timeout_ms=500, max_records=5000).items():
-                for rec in batch:
-                    if rec.offset >= cut[tp] or (rid := run_id("workflow_runs", rec)) is None:
-                        continue
-                    seen += 1
-                    if len(reservoir) < n:
-                        reservoir.append(rid)
-                    elif (slot := rng.randrange(seen)) < n:
-                        reservoir[slot] = rid
-            progress("sampling runs from the topics", sum(consumer.position(tp) for tp in parts), total)
-    finally:
-        consumer.close()
-    return set(reservoir)
 
 
 def _sample_index(os: OpenSearch, index: str, n: int) -> set[str]:

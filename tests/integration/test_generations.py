@@ -239,7 +239,8 @@ def test_verification_keeps_what_its_sample_needs_and_finds_what_differs(setting
     with live_indexer(settings):
         applied(settings)
         report = maintenance.verify_serving(settings, 20, quiet)
-        assert report.differences == [] and 20 <= report.compared <= 40 and report.documents <= 40
+        # 20 runs from the index and about 20 from the topics (a share of 20 in 600 drawn by hash): never near 60.
+        assert report.differences == [] and 20 <= report.compared <= 60 and report.documents <= 60
         full = maintenance.verify_serving(settings, None, quiet)
         assert full.differences == [] and full.documents == len(expected(final_rows(history.changes)))
         index = names.index("runs", 1)

@@ -1,13 +1,15 @@
-"""Which run a message is about, read from its raw key and value without decoding the event (a scoped replay keeps
-or skips messages by it)."""
+"""Which run a message is about, read from its raw key and value without decoding the event, and whether a scope
+holds it (a scoped replay keeps or skips messages by both)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
+from hypothesis import given
+from hypothesis import strategies as st
 
-from runsearch.indexer.replay import run_id, task_id
+from runsearch.indexer.replay import Scope, run_id, task_id
 
 
 class Message:
@@ -27,3 +29,18 @@ def test_the_run_of_a_message_is_read_without_decoding_it() -> None:
     broken = Message(None, None)
     broken.key, broken.value = b"{not json", b"{not json"
     assert run_id("workflow_runs", broken) is None and run_id("tasks", broken) is None and task_id(broken) is None  # type: ignore[arg-type]
+
+
+@given(st.floats(0.05, 0.95), st.binary(min_size=16, max_size=16), st.binary(min_size=16, max_size=16))
+def test_a_scope_holds_its_named_runs_and_about_its_share_of_all_others_drawn_anew_by_each_salt(
+        share: float, salt: bytes, other: bytes) -> None:
+    runs = [f"wr_{n}" for n in range(4_000)]
+    scope = Scope(frozenset({"wr_named"}), share, salt)
+    drawn = {rid for rid in runs if rid in scope}
+    assert "wr_named" in scope and None not in scope
+    assert abs(len(drawn) - share * len(runs)) < 5 * (share * (1 - share) * len(runs)) ** 0.5  # five sigmas
+    if salt != other:
+        assert drawn != {rid for rid in runs if rid in Scope(frozenset(), share, other)}
+    assert drawn == {rid for rid in runs if rid in Scope(frozenset(), share, salt)}  # the same salt, the same runs
+    assert not any(rid in Scope(frozenset(), 0.0, salt) for rid in runs)
+    assert all(rid in Scope(frozenset(), 1.0, salt) for rid in runs)
