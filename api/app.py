@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runsearch import clients, mappings
-from runsearch.api import docs
+from runsearch.api import docs, search_retry
 from runsearch.api.answers import GZIP_LEVEL, Answer, Answers
 from runsearch.api.auth import Authenticator, InvalidCredentials
 from runsearch.api.limits import RequestLimits
@@ -118,16 +118,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             return await authenticator.organization(x_api_key)
         except (OpenSearchConnectionError, TransportError) as err:
-            raise Unavailable from err
+            raise Unavailable("key lookup") from err
 
     async def search(request: Request, body: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
-        """A search of the served runs generation; OpenSearch unreachable or failing is a 503."""
+        """A search of the served runs generation; OpenSearch unreachable or failing (twice) is a 503."""
         try:
-            found: dict[str, Any] = await request.app.state.os.search(index=names.read_alias("runs"), body=body,
-                                                                      params=params)
+            return await search_retry.search(request.app.state.os, names.read_alias("runs"), body, params)
         except (OpenSearchConnectionError, TransportError) as err:
-            raise Unavailable from err
-        return found
+            raise Unavailable("search") from err
 
     async def get_workflow_runs(
         request: Request,
@@ -196,7 +194,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(Unavailable)
     async def unavailable(_: Request, err: Unavailable) -> JSONResponse:
-        log.warning("search unavailable", extra={"fields": {"error": type(err.__cause__).__name__}})
+        cause = err.__cause__
+        # The status and OpenSearch's error type say whether a node was unreachable or a search failed on the copies
+        # left; its message may quote the query (searched values), so it is not logged.
+        log.warning("search unavailable", extra={"fields": {
+            "call": str(err), "error": type(cause).__name__,
+            "status": getattr(cause, "status_code", None), "opensearch_error": getattr(cause, "error", None)}})
         return JSONResponse({"detail": "Search is temporarily unavailable; retry shortly"}, status_code=503)
 
     @app.exception_handler(OtherSchema)
