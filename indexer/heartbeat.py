@@ -23,6 +23,9 @@ def ensure_operations_index(os: OpenSearch, names: Names, layout: Layout) -> Non
     if not os.indices.exists(index=names.operations_index()):
         os.indices.create(index=names.operations_index(), ignore=400, body={
             "settings": layout.index_settings("operations"), "mappings": {"dynamic": False}})
+    # Created by another process a moment ago, its shard may still be starting: reads would fail (503) until then. The
+    # health of a new index is yellow while its primary starts, so the active shard is waited for, not a status.
+    os.cluster.health(index=names.operations_index(), wait_for_active_shards="1")
 
 
 class Heartbeat:

@@ -9,7 +9,8 @@ The guarantees (the README's operator section says what proves each):
 - A rebuild writes each document once: it folds the topics on disk before the generation is registered, through
   fold aliases the live indexer does not write (`fold`); then it registers the generation and catches up as above.
   A fold that stops is started over; a first build hands its place to a live group that never consumed, and sends
-  the dead letters no live indexer will.
+  the dead letters no live indexer will. The live indexer makes that first build itself on a large history
+  (`first_build`).
 - A rollback target is current: a generation keeps its write aliases after a swap, until cleanup, so the live
   indexer keeps it up to date; rollback refuses a generation that is not kept current.
 - Operations are safe to combine: a rebuild holds a lease (`lease`); a second `reindex` and any `cleanup`
@@ -18,6 +19,8 @@ The guarantees (the README's operator section says what proves each):
 """
 
 from runsearch.errors import RunsearchError
+
+SAMPLE = 10_000  # runs a verification compares from the index, and about as many from the topics, unless told
 
 
 class Refused(RunsearchError):

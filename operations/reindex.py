@@ -19,6 +19,21 @@ from runsearch.settings import Settings
 Progress = Callable[[str, int, int], None]  # phase, done, total
 
 
+def _ignore(_: object) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    folded: Folded | None  # None: it did not fold (it resumed, or was asked not to)
+    report: verification.Report
+    merge_seconds: float
+
+    @property
+    def served(self) -> bool:
+        return not self.report.differences
+
+
 def context(settings: Settings) -> tuple[OpenSearch, Names]:
     return clients.opensearch(settings, timeout=120), Names(settings.index_prefix)
 
@@ -29,6 +44,10 @@ def delete_groups(settings: Settings, groups: list[str]) -> list[str]:
         return offsets.delete_groups(settings, groups)
     except offsets.GroupInUse as err:
         raise Refused(f"{err}; a consumer leaves its group 10 s after its process ends: try again then") from None
+
+
+class Replanned(Refused):
+    """Another rebuild ended between this one's planning and its taking the lease."""
 
 
 @dataclass(frozen=True)
@@ -65,13 +84,31 @@ class Reindex:
         self.indexer: Indexer | None = None
         self.merging: str | None = None  # the merge task
 
+    def run(self, sample: int | None, progress: Progress, folded: Callable[[Folded], None] = _ignore,
+            verified: Callable[[verification.Report], None] = _ignore) -> Rebuilt:
+        """Every step in order (`close` is the caller's): the generation is served when its verification finds no
+        difference. `folded` and `verified` hear of the fold and of the verification as they end."""
+        self.prepare()
+        done = self.fold(progress)
+        if done is not None:
+            folded(done)
+        self.build(progress)
+        report = self.verify(sample, progress)
+        verified(report)
+        merged = 0.0
+        if not report.differences:
+            merged = self.merge(progress)
+            self.swap()
+            self.finish()
+        return Rebuilt(done, report, merged)
+
     def prepare(self) -> Plan:
         """Take the lease, and create the generation unless it resumes: with fold aliases for `fold`, or else
         registered at once, so that the live indexer writes it from its next batch on."""
         self.holder = lease.Holder(self.os, self.names, Layout.of(self.settings), self.plan.generation,
                                    self.settings.lease_seconds)
         if plan(self.settings) != self.plan:  # another rebuild ended between planning and taking the lease
-            raise Refused("the generations changed while this rebuild started: run `runsearch reindex` again")
+            raise Replanned("the generations changed while this rebuild started: run `runsearch reindex` again")
         number = self.plan.generation
         if self.plan.resumed:
             self.folds = False  # registered: the live indexer writes it, and its rebuild group goes on

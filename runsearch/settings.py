@@ -126,6 +126,11 @@ class Settings(BaseSettings):
     )
     indexer_metrics_port: int = Field(9108, description="Port of the indexer's Prometheus `/metrics` (0 disables)")
     retry_max_seconds: float = Field(30.0, gt=0, description="Longest back-off between retries while OpenSearch is unreachable")
+    first_build_events: int = Field(
+        500_000, ge=0,
+        description=("Events the topics must hold for `runsearch indexer`, finding no generation and a live group that "
+                     "never consumed, to build the first generation by the fold (as `reindex`) before going live; "
+                     "below, it indexes them event by event; 0: never"))
     lease_seconds: float = Field(
         30.0, ge=15,
         description=("How long a rebuild's lease lasts unless renewed: after a rebuild dies, the next `reindex` (or "

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from runsearch.cli import render
 from runsearch.cli.render import console
+from runsearch.operations import SAMPLE
 from runsearch.settings import get_settings
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print one JSON do
 
 @app.command()
 def reindex(dry_run: bool = typer.Option(False, "--dry-run", help="Say what would happen, change nothing"),
-            sample: int = typer.Option(10_000, help="Verify N runs drawn from the topics and N from the index"),
+            sample: int = typer.Option(SAMPLE, help="Verify N runs drawn from the index and about N from the topics"),
             full: bool = typer.Option(False, "--full", help="Verify every run (memory in proportion to the dataset)"),
             no_fold: bool = typer.Option(False, "--no-fold", help="Replay event by event into the registered generation "
                                          "(each run written as often as batches hold its rows) instead of folding first"),
@@ -87,29 +88,18 @@ def reindex(dry_run: bool = typer.Option(False, "--dry-run", help="Say what woul
     rebuild = Reindex(settings, fold=not no_fold)
     started = time.monotonic()
     try:
-        rebuild.prepare()
         with bars() as show:
-            folded = rebuild.fold(show)
-        if folded is not None and not as_json:
-            render.folded(folded)
-        with bars() as show:
-            rebuild.build(show)
-            say("caught up; verifying against the topics")
-            report = rebuild.verify(None if full else sample, show)
-        if not as_json:
-            render.verification(report)
-        merged = 0.0
-        if not report.differences:
-            with bars() as show:
-                merged = rebuild.merge(show)
-            rebuild.swap()
-            rebuild.finish()
+            verified = None if full else sample
+            rebuilt = rebuild.run(verified, show) if as_json else \
+                rebuild.run(verified, show, render.folded, render.verification)
     finally:
         rebuild.close()
+    report = rebuilt.report
     if as_json:
-        print(json.dumps({"generation": planned.generation, "served": not report.differences,
-                          "seconds": time.monotonic() - started, "folded": folded and dataclasses.asdict(folded),
-                          "merge_seconds": merged,
+        print(json.dumps({"generation": planned.generation, "served": rebuilt.served,
+                          "seconds": time.monotonic() - started,
+                          "folded": rebuilt.folded and dataclasses.asdict(rebuilt.folded),
+                          "merge_seconds": rebuilt.merge_seconds,
                           "verification": dataclasses.asdict(report)}, indent=1))
     if report.differences:
         say(f"[red]verification failed ({len(report.differences)} differences): generation {planned.generation} is "
@@ -120,7 +110,7 @@ def reindex(dry_run: bool = typer.Option(False, "--dry-run", help="Say what woul
 
 
 @app.command()
-def verify(sample: int = typer.Option(10_000, help="Compare N runs drawn from the topics and N from the index"),
+def verify(sample: int = typer.Option(SAMPLE, help="Compare N runs drawn from the index and about N from the topics"),
            full: bool = typer.Option(False, "--full", help="Compare every run (memory in proportion to the dataset)")
            ) -> None:
     """Compare the served generation with the topics up to the live indexer's committed offsets; every difference

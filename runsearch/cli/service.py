@@ -36,12 +36,19 @@ def _logged(name: str, serve: Callable[[], None]) -> None:
 
 @app.command()
 def indexer(stack_dir: StackDir = None) -> None:
-    """Run the live indexer: Kafka change events -> OpenSearch, until SIGTERM."""
+    """Run the live indexer: Kafka change events -> OpenSearch, until SIGTERM. On a large history with nothing built
+    yet (RUNSEARCH_FIRST_BUILD_EVENTS), it first builds the first generation by the fold, as `reindex` does."""
     from runsearch.indexer.consumer import main
+    from runsearch.operations.first_build import build_first
 
     settings = settings_with(stack_dir)
     logs.setup(settings.log_level)
-    _logged("indexer", lambda: main(settings))
+
+    def build_then_index() -> None:
+        build_first(settings)
+        main(settings)
+
+    _logged("indexer", build_then_index)
 
 
 @app.command()

@@ -26,10 +26,10 @@ from runsearch.api.app import create_app
 from runsearch.demo.dataset import History, final_rows, generate
 from runsearch.indexer import generations, offsets
 from runsearch.indexer.consumer import Indexer
-from runsearch.mappings import Names
+from runsearch.mappings import Layout, Names
 from runsearch.operations import deadletters, lease, maintenance, reindex
 from runsearch.settings import Settings
-from tests.harness import committed_up_to, documents, process_env, produce
+from tests.harness import committed_up_to, documents, indexer_process, process_env, produce
 from tests.model import assert_documents_match, expected
 
 pytestmark = pytest.mark.integration
@@ -212,6 +212,31 @@ def test_operations_are_safe_to_combine(settings: Settings) -> None:
     converged(settings, history)
 
 
+def test_two_processes_taking_the_lease_on_a_fresh_deployment_one_holds_it_the_other_is_told(settings: Settings) -> None:
+    """Both create the operations index at once: the one whose creation loses must wait for the other's shard to start
+    (reading it while it starts was a 503 that stopped the indexer), then learn that the lease is held."""
+    layout = Layout.of(settings)
+    for attempt in range(3):
+        names = Names(f"{settings.index_prefix}-{attempt}")
+        holders: list[lease.Holder] = []
+        told: list[lease.Held] = []
+
+        def take(names: Names = names, holders: list[lease.Holder] = holders, told: list[lease.Held] = told) -> None:
+            try:
+                holders.append(lease.Holder(clients.opensearch(settings), names, layout, 1, 30))
+            except lease.Held as err:
+                told.append(err)
+
+        both = [threading.Thread(target=take) for _ in range(2)]
+        for thread in both:
+            thread.start()
+        for thread in both:
+            thread.join()
+        for holder in holders:  # released once both tried
+            holder.release()
+        assert len(holders) == len(told) == 1, (holders, told)
+
+
 def lease_expired(settings: Settings) -> None:
     """Until the lease of a dead rebuild has expired."""
     deadline = time.monotonic() + 60
@@ -287,6 +312,47 @@ def test_a_fold_writes_each_document_once_and_a_stopped_fold_starts_over(setting
         runs = names.index("runs", 2)
         writes = client.indices.stats(index=runs, metric="indexing")["_all"]["primaries"]["indexing"]["index_total"]
         assert writes == client.count(index=runs)["count"] == len(documents(settings, runs))  # once each
+    converged(settings, history)
+
+
+def test_indexers_started_on_a_large_history_fold_the_first_generation_then_go_live(settings: Settings,
+                                                                                   tmp_path: Path) -> None:
+    """Two `runsearch indexer` processes started together on a history of more events than
+    RUNSEARCH_FIRST_BUILD_EVENTS: one folds the first generation (each document written once) and serves it, the other
+    waits; then both index live from where the build stopped, replaying nothing."""
+    history = generate(runs=400, organizations=2, seed=37, secret=settings.jwt_secret.get_secret_value())
+    produce(settings, history.changes)
+    log = tmp_path / "indexers.log"
+    large = {"RUNSEARCH_FIRST_BUILD_EVENTS": str(sum(offsets.end_offsets(settings).values())),
+             "RUNSEARCH_FOLD_DIR": str(tmp_path), "RUNSEARCH_PROGRESS_INTERVAL_SECONDS": "1"}
+    indexers = [indexer_process(settings, log, **large) for _ in range(2)]
+    client, runs = clients.opensearch(settings), Names(settings.index_prefix).index("runs", 1)
+    try:
+        deadline = time.monotonic() + 240
+        while served(settings) is None:
+            assert time.monotonic() < deadline and all(p.poll() is None for p in indexers), log.read_text()[-3000:]
+            time.sleep(0.5)
+        client.indices.refresh(index=runs)
+        folded = client.indices.stats(index=runs, metric="indexing")["_all"]["primaries"]["indexing"]["index_total"]
+        assert folded == client.count(index=runs)["count"] == len(documents(settings, runs))  # once each
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+        built = [line for line in lines if line["msg"] == "first build served; going live"]
+        assert len(built) == 1 and built[0]["documents_written"] >= folded, log.read_text()[-3000:]
+        assert any(line["msg"] == "first build: another process builds it; waiting" for line in lines)
+        first = len(history.changes)
+        history.add("workflow_runs", "c", {"workflow_run_id": "wr_after_build", "workflow_id": "w",
+                                           "workflow_permanent_id": "wp", "organization_id": sorted(history.api_keys)[0],
+                                           "status": "queued", "created_at": 2**62, "modified_at": 0})
+        produce(settings, history.changes[first:])
+        applied(settings)
+        assert all(p.poll() is None for p in indexers), log.read_text()[-3000:]
+    finally:
+        for p in indexers:
+            p.terminate()
+            p.wait(timeout=60)
+    written = client.indices.stats(index=runs, metric="indexing")["_all"]["primaries"]["indexing"]["index_total"]
+    assert written == folded + 1  # the new run only: neither indexer replayed the history
+    assert len(generations.survey(client, Names(settings.index_prefix))) == 1 and list(tmp_path.glob("runsearch-fold-*")) == []
     converged(settings, history)
 
 
