@@ -285,7 +285,7 @@ class Indexer:
         self.producer.flush()
         self.producer.close()
         self.consumer.close()
-        log.info("indexer stopped")
+        log.info("indexer stopped", extra={"fields": {"group": self.consumer.config["group_id"]}})  # a rebuild's, too
 
 
 def main(settings: Settings) -> None:

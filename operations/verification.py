@@ -71,8 +71,10 @@ def verify(settings: Settings, os: OpenSearch, index: str, cut: Offsets, sample:
 
     with Replay(settings, memory, target, scope) as replay:
         report.replayed += _replay_to(settings, replay, cut, progress)
-        # Every run the replay built is in scope; the index's runs are those sampled from it, or all.
-        ids = sorted(set(documents()) | (scope.named if scope is not None else set(_index_ids(os, index))))
+        if scope is None:
+            ids = sorted(set(documents()) | set(_index_ids(os, index)))
+        else:  # not a run the replay met only through a task that moved to it from a run in scope: it holds that alone
+            ids = sorted(scope.named | {rid for rid in documents() if rid in scope})
         for round_ in range(ROUNDS):
             differences, moved = _compare(os, index, ids, documents(), progress)
             report.compared += len(ids) - len(moved)
