@@ -3,9 +3,9 @@ built yet, it builds the first generation by the fold, as `runsearch reindex` do
 verified, served), and then goes live from where the build stopped. Event by event, a backlog's run is written once per
 batch holding one of its rows: 4.3 times over 1,000,000 runs (20.9 min, against 12-18 folded).
 
-Several indexers started together: one takes the rebuild lease and builds; the others wait until a generation is
-served. None joins the live consumer group before the build hands the group its positions: a member consuming
-meanwhile would replay every topic into the generation, event by event, once more.
+Several indexers started together: one takes the rebuild lease and builds; the others wait while the lease is held.
+None joins the live consumer group before the build hands the group its positions (after the swap, before letting go
+of the lease): a member consuming meanwhile would replay every topic into the generation, event by event, once more.
 """
 
 from __future__ import annotations
@@ -32,10 +32,16 @@ def build_first(settings: Settings, wait: Callable[[float], object] = time.sleep
         return None
     os, names = context(settings)
     while True:
-        consumed = any(offsets.committed_offsets(settings, settings.consumer_group).values())
-        if consumed or generations.serving(os, names) is not None:
+        if any(offsets.committed_offsets(settings, settings.consumer_group).values()):
             return None
-        # A generation that exists unserved is a first build under way, stopped, or failed: built (on) all the same.
+        # A rebuild under way hands the live group its positions after it serves its generation, before it lets go of
+        # the lease: joining the group before then would replay every topic.
+        if (held := lease.current(os, names)) is not None:
+            _waiting(f"a rebuild holds the lease: {held.describe()}", wait)
+            continue
+        if generations.serving(os, names) is not None:
+            return None
+        # A generation that exists unserved is a first build stopped, or failed: built (on) all the same.
         events = sum(offsets.end_offsets(settings).values())
         if not generations.survey(os, names) and events < settings.first_build_events:
             return None  # the live indexer creates the first generation and fills it event by event
@@ -43,9 +49,8 @@ def build_first(settings: Settings, wait: Callable[[float], object] = time.sleep
         rebuild = Reindex(settings)
         try:
             rebuilt = rebuild.run(SAMPLE, _logged(settings.progress_interval_seconds))
-        except (lease.Held, Replanned) as err:
-            log.info("first build: another process builds it; waiting", extra={"fields": {"detail": str(err)}})
-            wait(POLL_SECONDS)
+        except (lease.Held, Replanned) as err:  # another process took the lease first
+            _waiting(str(err), wait)
             continue
         finally:
             rebuild.close()
@@ -60,6 +65,11 @@ def build_first(settings: Settings, wait: Callable[[float], object] = time.sleep
                           write_seconds=round(rebuilt.folded.write_seconds, 1))
         log.info("first build served; going live", extra={"fields": fields})
         return rebuilt
+
+
+def _waiting(why: str, wait: Callable[[float], object]) -> None:
+    log.info("first build: another process builds it; waiting", extra={"fields": {"detail": why}})
+    wait(POLL_SECONDS)
 
 
 def _logged(interval: float) -> Progress:

@@ -16,13 +16,14 @@ TP = TopicPartition("rs.public.workflow_runs", 0)
 
 
 class World:
-    """What the build decides from: the generation served, the live group's offsets, the topics' events; and the
-    rebuilds it starts (each may find the lease held)."""
+    """What the build decides from: the live group's offsets, the rebuild lease, the generation served, the topics'
+    events; and the rebuilds it starts. Another process's build (`other_build` polls long) holds the lease, then
+    serves its generation and hands the live group its positions; `raced` rebuilds find the lease just taken."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, events: int, served: int | None = None, committed: int = 0,
-                 exists: bool = False, held: int = 0) -> None:
-        self.served, self.committed, self.events, self.exists, self.held = served, committed, events, exists, held
-        self.rebuilds, self.waits = 0, 0
+                 exists: bool = False, other_build: int = 0, raced: int = 0) -> None:
+        self.served, self.committed, self.events, self.exists = served, committed, events, exists
+        self.other_build, self.raced, self.rebuilds, self.waits = other_build, raced, 0, 0
         world = self
 
         class Rebuild:
@@ -31,22 +32,31 @@ class World:
 
             def run(self, sample: int | None, progress: Any) -> Any:
                 world.rebuilds += 1
-                if world.held:
-                    world.held -= 1
-                    world.served = 1 if not world.held else None  # the other process's build ends
-                    raise lease.Held("a rebuild holds the lease")
-                world.served = 1
+                if world.raced:
+                    world.raced -= 1
+                    world.other_build = 1  # the winner builds on
+                    raise lease.Held("another rebuild took the lease at the same moment")
+                world.served, world.committed = 1, 5
                 return type("Rebuilt", (), {"served": True, "folded": None, "merge_seconds": 0.0})()
 
             def close(self) -> None:
                 pass
 
         monkeypatch.setattr(first_build, "context", lambda settings: (None, None))
+        monkeypatch.setattr(first_build.lease, "current", lambda os, names: world.lease())
         monkeypatch.setattr(first_build.generations, "serving", lambda os, names: world.served)
         monkeypatch.setattr(first_build.generations, "survey", lambda os, names: {1: None} if world.exists else {})
         monkeypatch.setattr(first_build.offsets, "committed_offsets", lambda settings, group: {TP: world.committed})
         monkeypatch.setattr(first_build.offsets, "end_offsets", lambda settings: {TP: world.events})
         monkeypatch.setattr(first_build, "Reindex", Rebuild)
+
+    def lease(self) -> lease.Lease | None:
+        if not self.other_build:
+            return None
+        self.other_build -= 1
+        if not self.other_build:  # its last poll: served, handed over, about to let go
+            self.served, self.committed = 1, 5
+        return lease.Lease("other:1", 1, 0.0, 2e9)
 
     def wait(self, seconds: float) -> None:
         self.waits += 1
@@ -74,6 +84,13 @@ def test_an_unserved_generation_is_built_on_whatever_the_history_size(monkeypatc
     assert build(world) is not None and world.rebuilds == 1
 
 
-def test_while_another_process_builds_it_waits_then_goes_live(monkeypatch: pytest.MonkeyPatch) -> None:
-    world = World(monkeypatch, events=1_000, held=2)
-    assert build(world) is None and world.waits == 2 and world.rebuilds == 2
+@pytest.mark.parametrize("served", [None, 1])
+def test_while_another_process_holds_the_lease_it_waits_until_the_live_group_has_its_positions(
+        monkeypatch: pytest.MonkeyPatch, served: int | None) -> None:
+    world = World(monkeypatch, events=1_000, served=served, other_build=3)  # served: the other is handing over
+    assert build(world) is None and world.waits == 3 and world.rebuilds == 0 and world.committed
+
+
+def test_a_process_that_loses_the_race_for_the_lease_waits_for_the_winner(monkeypatch: pytest.MonkeyPatch) -> None:
+    world = World(monkeypatch, events=1_000, raced=1)
+    assert build(world) is None and world.rebuilds == 1 and world.waits == 2 and world.committed
