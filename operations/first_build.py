@@ -31,13 +31,14 @@ def build_first(settings: Settings, wait: Callable[[float], object] = time.sleep
     if not settings.first_build_events:
         return None
     os, names = context(settings)
+    said: list[str] = []
     while True:
         if any(offsets.committed_offsets(settings, settings.consumer_group).values()):
             return None
         # A rebuild under way hands the live group its positions after it serves its generation, before it lets go of
         # the lease: joining the group before then would replay every topic.
         if (held := lease.current(os, names)) is not None:
-            _waiting(f"a rebuild holds the lease: {held.describe()}", wait)
+            _waiting(f"a rebuild holds the lease: {held.describe()}", wait, said)
             continue
         if generations.serving(os, names) is not None:
             return None
@@ -50,7 +51,7 @@ def build_first(settings: Settings, wait: Callable[[float], object] = time.sleep
         try:
             rebuilt = rebuild.run(SAMPLE, _logged(settings.progress_interval_seconds))
         except (lease.Held, Replanned) as err:  # another process took the lease first
-            _waiting(str(err), wait)
+            _waiting(str(err), wait, said)
             continue
         finally:
             rebuild.close()
@@ -67,8 +68,11 @@ def build_first(settings: Settings, wait: Callable[[float], object] = time.sleep
         return rebuilt
 
 
-def _waiting(why: str, wait: Callable[[float], object]) -> None:
-    log.info("first build: another process builds it; waiting", extra={"fields": {"detail": why}})
+def _waiting(why: str, wait: Callable[[float], object], said: list[str]) -> None:
+    """Wait a poll; the reason is logged when it is new (a build takes minutes: one line, not one per poll)."""
+    if why not in said:
+        said.append(why)
+        log.info("first build: another process builds it; waiting", extra={"fields": {"detail": why}})
     wait(POLL_SECONDS)
 
 
