@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from kafka import TopicPartition
+from kafka.errors import KafkaConnectionError
 
 from runsearch.operations import first_build, lease
 from runsearch.settings import Settings
@@ -21,8 +22,9 @@ class World:
     serves its generation and hands the live group its positions; `raced` rebuilds find the lease just taken."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, events: int, served: int | None = None, committed: int = 0,
-                 exists: bool = False, other_build: int = 0, raced: int = 0) -> None:
+                 exists: bool = False, other_build: int = 0, raced: int = 0, kafka_down: int = 0) -> None:
         self.served, self.committed, self.events, self.exists = served, committed, events, exists
+        self.kafka_down = kafka_down  # polls while the broker cannot be reached
         self.other_build, self.raced, self.rebuilds, self.waits = other_build, raced, 0, 0
         world = self
 
@@ -46,9 +48,14 @@ class World:
         monkeypatch.setattr(first_build.lease, "current", lambda os, names: world.lease())
         monkeypatch.setattr(first_build.generations, "serving", lambda os, names: world.served)
         monkeypatch.setattr(first_build.generations, "survey", lambda os, names: {1: None} if world.exists else {})
-        monkeypatch.setattr(first_build.offsets, "committed_offsets", lambda settings, group: {TP: world.committed})
+        monkeypatch.setattr(first_build.offsets, "committed_offsets", lambda settings, group: world.offsets())
         monkeypatch.setattr(first_build.offsets, "end_offsets", lambda settings: {TP: world.events})
         monkeypatch.setattr(first_build, "Reindex", Rebuild)
+
+    def offsets(self) -> dict[TopicPartition, int]:
+        if self.kafka_down:
+            raise KafkaConnectionError
+        return {TP: self.committed}
 
     def lease(self) -> lease.Lease | None:
         if not self.other_build:
@@ -60,6 +67,7 @@ class World:
 
     def wait(self, seconds: float) -> None:
         self.waits += 1
+        self.kafka_down = max(self.kafka_down - 1, 0)
 
 
 def build(world: World, threshold: int = 1_000) -> Any:
@@ -94,3 +102,8 @@ def test_while_another_process_holds_the_lease_it_waits_until_the_live_group_has
 def test_a_process_that_loses_the_race_for_the_lease_waits_for_the_winner(monkeypatch: pytest.MonkeyPatch) -> None:
     world = World(monkeypatch, events=1_000, raced=1)
     assert build(world) is None and world.rebuilds == 1 and world.waits == 2 and world.committed
+
+
+def test_while_kafka_cannot_be_reached_it_waits_as_the_live_indexer_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    world = World(monkeypatch, events=1_000, kafka_down=2)
+    assert build(world) is not None and world.waits == 2 and world.rebuilds == 1
