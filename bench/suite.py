@@ -54,7 +54,7 @@ class Options:
     ceiling_sample: int = 250_000
     cursor_pages: int = 200  # pages of 100 walked by cursor: 20,000 runs deep, twice the offset window
     shard_counts: tuple[int, ...] = (1, 4, 16)  # layouts the runs are copied into to measure `took` against
-    verify_sample: int = 10_000  # runs the rebuild verifies, drawn from the topics and as many from the index
+    verify_sample: int = 10_000  # runs the rebuild verifies from the index, and about as many from the topics
 
 
 def bench_settings(base: Settings) -> Settings:

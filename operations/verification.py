@@ -56,7 +56,7 @@ class Report:
 def verify(settings: Settings, os: OpenSearch, index: str, cut: Offsets, sample: int | None,
            progress: Progress) -> Report:
     """Every difference between the run documents of `index` and the topics replayed up to `cut`, each naming its
-    run id; with `sample`, for that many runs from the topics and as many from the index."""
+    run id; with `sample`, for that many runs from the index and about as many from the topics."""
     scope = None
     if sample is not None:
         indexed = os.count(index=index)["count"]
