@@ -4,9 +4,9 @@ The topics are replayed up to a cut (offsets below which every change is applied
 same merge code, into memory (`MemoryStore`). With a sample of N, only N runs picked from the index (at random)
 and about N from the topics (those whose salted hash falls in the share N / documents in the index, drawn while
 replaying) are replayed, with the rows many runs share: memory in proportion to N, not to the dataset. Without a
-sample, every run is. A sampled replay
-spends its time reading the topics, not merging the few events it keeps, so (with `RUNSEARCH_FOLD_PROCESSES` 2 or
-more) a second process reads about half of the biggest topics' partitions and hands over what it keeps.
+sample, every run is. A sampled replay spends its time reading the topics, not merging the few events it keeps, so
+(with `RUNSEARCH_FOLD_PROCESSES` 2 or more) a second process reads about half of the biggest topics' partitions and
+hands over what it keeps.
 
 The live indexer keeps writing while this runs, so a document can be newer than the replay: a run whose
 document holds a newer version of any of its rows than the replay is not a difference but has moved on.
