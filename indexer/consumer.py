@@ -288,10 +288,13 @@ class Indexer:
         log.info("indexer stopped", extra={"fields": {"group": self.consumer.config["group_id"]}})  # a rebuild's, too
 
 
-def main(settings: Settings) -> None:
-    """Run the live indexer until SIGTERM or SIGINT; the batch in hand is finished and committed."""
+def main(settings: Settings, first: Callable[[], object] = lambda: None) -> None:
+    """Run the live indexer until SIGTERM or SIGINT; the batch in hand is finished and committed. `first` runs once the
+    metrics are served, before the indexer joins its group (a first build: minutes, during which a scraper must not
+    take the indexer for down)."""
     if settings.indexer_metrics_port:
         start_http_server(settings.indexer_metrics_port, addr=settings.bind_host)
+    first()
     indexer = Indexer(settings)
     signal.signal(signal.SIGTERM, indexer.stop)
     signal.signal(signal.SIGINT, indexer.stop)

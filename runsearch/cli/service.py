@@ -43,12 +43,7 @@ def indexer(stack_dir: StackDir = None) -> None:
 
     settings = settings_with(stack_dir)
     logs.setup(settings.log_level)
-
-    def build_then_index() -> None:
-        build_first(settings)
-        main(settings)
-
-    _logged("indexer", build_then_index)
+    _logged("indexer", lambda: main(settings, first=lambda: build_first(settings)))
 
 
 @app.command()
