@@ -59,9 +59,9 @@ def verify(settings: Settings, os: OpenSearch, index: str, cut: Offsets, sample:
     run id; with `sample`, for that many runs from the index and about as many from the topics."""
     scope = None
     if sample is not None:
+        named = frozenset(_sample_index(os, index, sample))  # after its refresh, the count below holds every write
         indexed = os.count(index=index)["count"]
-        scope = Scope(frozenset(_sample_index(os, index, sample)), min(sample / max(indexed, 1), 1.0),
-                      os_module.urandom(16))
+        scope = Scope(named, min(sample / max(indexed, 1), 1.0), os_module.urandom(16))
     report = Report()
     memory = MemoryStore()
     target = Names("verify").generation(0)
