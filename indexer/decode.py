@@ -69,11 +69,31 @@ def _primary_key(table: str, image: Any, what: str) -> tuple[str, ...]:
     return tuple(key)
 
 
+def key_of(table: str, key: bytes) -> tuple[str, ...]:
+    """The primary key a message key names."""
+    return _primary_key(table, _unwrapped(_json(key, "key")), "key")
+
+
+def version(value: bytes | None) -> tuple[Kind, int] | None:
+    """What a message does and its lsn, without decoding its row; None when it does not say (a tombstone, or a
+    value `decode` refuses for its envelope)."""
+    try:
+        envelope = None if value is None else _unwrapped(_json(value, "value"))
+    except Poison:
+        return None
+    source = envelope.get("source") if isinstance(envelope, dict) else None
+    lsn = source.get("lsn") if isinstance(source, dict) else None
+    op = envelope.get("op") if isinstance(envelope, dict) else None
+    if op not in OPS or not isinstance(lsn, int) or isinstance(lsn, bool):
+        return None
+    return OPS[op], lsn
+
+
 def decode(table: str, key: bytes | None, value: bytes | None, placeholder: str = PLACEHOLDER,
            position: tuple[int, int] | None = None) -> Change:
     if table not in TABLES:
         raise Poison(f"unknown table {table!r}")
-    message_key = None if key is None else _primary_key(table, _unwrapped(_json(key, "key")), "key")
+    message_key = None if key is None else key_of(table, key)
     envelope = None if value is None else _unwrapped(_json(value, "value"))
     if envelope is None:
         if message_key is None:
@@ -109,9 +129,11 @@ def decode(table: str, key: bytes | None, value: bytes | None, placeholder: str 
     unavailable = frozenset[str]()
     if kind == "upsert":
         model = TABLES[table].row
-        unavailable = frozenset(c for c in model.FEEDS if image.get(c) == placeholder)
+        if placeholder in image.values():  # rarely: most events send every column
+            unavailable = frozenset(c for c in model.FEEDS if image.get(c) == placeholder)
+            image = {**image, **{c: stand_in(table, c) for c in unavailable}}
         try:
-            data = model.model_validate({**image, **{c: stand_in(table, c) for c in unavailable}}).data()
+            data = model.model_validate(image).data()
         except ValidationError as err:
             raise Poison(f"{table} row breaks the contract: {describe(err)}") from None
         except ContractError as err:

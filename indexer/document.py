@@ -31,7 +31,10 @@ def apply(doc: Document, change: Change) -> Applied:
     """Merge a change of the run's own rows (its run row or a run parameter) into the document."""
     if change.table == "workflow_runs":
         slot = doc["state"]["run"]
-        held_data = None if _live(slot) is None else _run_data(doc)
+        # The held run (its response parsed again) only matters to a placeholder, sent by this change or carried
+        # by the slot: most changes need none.
+        needed = _live(slot) is not None and (change.unavailable or "carried" in slot)
+        held_data = _run_data(doc) if needed else None
     else:
         slot = doc["state"]["params"].get(change.key[1])
         held_data = _live(slot)

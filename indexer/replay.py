@@ -15,6 +15,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from runsearch import clients
+from runsearch.indexer import superseded
 from runsearch.indexer.consumer import decode_batch
 from runsearch.indexer.deadletter import Letter
 from runsearch.indexer.offsets import Offsets
@@ -92,7 +93,7 @@ class Replay:
                  batch: int | None = None, dead: Callable[[list[Letter]], object] | None = None,
                  part: Part = WHOLE, sink: Callable[[list[ConsumerRecord]], object] | None = None) -> None:
         """`dead` takes the dead letters of events that cannot be decoded; without it, they are the live indexer's
-        to send. `sink` takes the kept events instead of the store (a reader for a replay in another process, which
+        to send, and the run rows a later event of a batch replaces are not decoded (`indexer.superseded`). `sink` takes the kept events instead of the store (a reader for a replay in another process, which
         `adopt`s them)."""
         self.settings, self.scope, self.batch, self.dead = settings, scope, batch or settings.fold_batch, dead
         self.part, self.sink = part, sink
@@ -188,7 +189,10 @@ class Replay:
         if self.sink is not None:
             self.sink(records)
             return
-        decoded = decode_batch(records, self.tables, self.settings)
+        if self.dead is None:  # nobody needs the dead letters of the events a later one replaces: left undecoded
+            decoded = superseded.decoded(records, self.tables, self.settings)
+        else:
+            decoded = decode_batch(records, self.tables, self.settings)
         if self.dead is not None and (letters := [d for d in decoded.dead if self.part.sends(self.tables.get(d.origin[0]))]):
             self.dead(letters)
         self.pipeline.apply([change for _, change in decoded.changes])

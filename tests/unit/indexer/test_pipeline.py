@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kafka.consumer.fetcher import ConsumerRecord
 
 from runsearch.demo.dataset import History, final_rows
 from runsearch.demo.events import Encoder
@@ -75,19 +76,21 @@ def histories(draw) -> History:
     return h
 
 
-def partitions(history: History, encoder: Encoder) -> dict[tuple[str, int], list[Change]]:
-    """Every message of the history, decoded, in the order of its topic partition (keys hashed to partitions)."""
-    streams: dict[tuple[str, int], list[Change]] = {}
+def partitions(history: History, encoder: Encoder) -> dict[tuple[str, int], list[ConsumerRecord]]:
+    """Every message of the history in the order of its topic partition (keys hashed to partitions), on a topic
+    named as its table."""
+    streams: dict[tuple[str, int], list[ConsumerRecord]] = {}
     for row in history.changes:
         key = ":".join(str(row.row[c]) for c in TABLES[row.table].key)
         partition = zlib.crc32(key.encode()) % PARTITIONS
         stream = streams.setdefault((row.table, partition), [])
         for k, v in encoder.messages(row):
-            stream.append(decode(row.table, k, v, position=(partition, len(stream))))
+            stream.append(ConsumerRecord(row.table, partition, 0, len(stream), 0, 0, k, v, [], None, len(k),
+                                         len(v or b""), 0))
     return streams
 
 
-def interleaved(data: st.DataObject, streams: list[list[Change]]) -> list[Change]:
+def interleaved(data: st.DataObject, streams: list[list[ConsumerRecord]]) -> list[ConsumerRecord]:
     """The streams merged in a random order that keeps each stream's own order."""
     tagged = [(data.draw(st.integers(0, 10**6), label="time"), i) for i, stream in enumerate(streams) for _ in stream]
     times: dict[int, list[int]] = {}
@@ -97,7 +100,7 @@ def interleaved(data: st.DataObject, streams: list[list[Change]]) -> list[Change
     return [streams[i][n] for _, i, n in sorted(merged)]
 
 
-def delivered(data: st.DataObject, history: History) -> list[Change]:
+def delivered_records(data: st.DataObject, history: History) -> list[ConsumerRecord]:
     deletes = [c.lsn for c in history.changes if c.op == "d"]
     compacted = data.draw(st.sets(st.sampled_from(deletes)) if deletes else st.just(set()), label="tombstone only")
     encoder = Encoder(schemas=data.draw(st.booleans(), label="schemas"),
@@ -110,6 +113,11 @@ def delivered(data: st.DataObject, history: History) -> list[Change]:
         first = data.draw(st.integers(0, len(order) - 1), label="redelivered")
         order.insert(data.draw(st.integers(first + 1, len(order)), label="at"), order[first])
     return order
+
+
+def delivered(data: st.DataObject, history: History) -> list[Change]:
+    """`delivered_records`, decoded."""
+    return [decode(r.topic, r.key, r.value, position=(r.partition, r.offset)) for r in delivered_records(data, history)]
 
 
 def converged(history: History, changes: list[Change], batch: int) -> None:
