@@ -15,7 +15,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from runsearch import clients
-from runsearch.indexer import superseded
+from runsearch.indexer import collector, superseded
 from runsearch.indexer.consumer import decode_batch
 from runsearch.indexer.deadletter import Letter
 from runsearch.indexer.offsets import Offsets
@@ -93,8 +93,9 @@ class Replay:
                  batch: int | None = None, dead: Callable[[list[Letter]], object] | None = None,
                  part: Part = WHOLE, sink: Callable[[list[ConsumerRecord]], object] | None = None) -> None:
         """`dead` takes the dead letters of events that cannot be decoded; without it, they are the live indexer's
-        to send, and the run rows a later event of a batch replaces are not decoded (`indexer.superseded`). `sink` takes the kept events instead of the store (a reader for a replay in another process, which
-        `adopt`s them)."""
+        to send, and the run rows a later event of a batch replaces are not decoded (`indexer.superseded`). `sink`
+        takes the kept events instead of the store (a reader for a replay in another process, which `adopt`s
+        them)."""
         self.settings, self.scope, self.batch, self.dead = settings, scope, batch or settings.fold_batch, dead
         self.part, self.sink = part, sink
         self.tables = topics(settings)
@@ -146,24 +147,26 @@ class Replay:
         poll_records = min(max(step // max(len(parts), 1), 1), POLL_RECORDS)
         self.assigned = None  # the last advance may have fetched past its cut
         pending: list[ConsumerRecord] = []
-        while shares := {tp: (self.positions[tp] - start[tp]) / (cut[tp] - start[tp])
-                         for tp in parts if self.positions[tp] < cut[tp]}:
-            reading = {tp for tp in shares if not TABLES[self.tables[tp.topic]].per_run}
-            if not reading:
-                furthest_behind = min(shares.values())
-                reading = {tp for tp, share in shares.items() if share <= furthest_behind + window}
-            self._read_from(reading)
-            polled = self.consumer.poll(timeout_ms=500, max_records=poll_records)
-            records = [r for tp, batch in polled.items() for r in batch if r.offset < cut[tp]]
-            for tp in reading:
-                self.positions[tp] = min(self.consumer.position(tp), cut[tp])
-            read += len(records)
-            pending += [r for r in records if self._keep(r)]
-            if len(pending) >= self.batch:
-                self._apply(pending)
-                pending = []
-            progress(phase, read, total)
-        self._apply(pending)
+        with collector.per_batch() as collect:
+            while shares := {tp: (self.positions[tp] - start[tp]) / (cut[tp] - start[tp])
+                             for tp in parts if self.positions[tp] < cut[tp]}:
+                reading = {tp for tp in shares if not TABLES[self.tables[tp.topic]].per_run}
+                if not reading:
+                    furthest_behind = min(shares.values())
+                    reading = {tp for tp, share in shares.items() if share <= furthest_behind + window}
+                self._read_from(reading)
+                polled = self.consumer.poll(timeout_ms=500, max_records=poll_records)
+                records = [r for tp, batch in polled.items() for r in batch if r.offset < cut[tp]]
+                for tp in reading:
+                    self.positions[tp] = min(self.consumer.position(tp), cut[tp])
+                read += len(records)
+                pending += [r for r in records if self._keep(r)]
+                if len(pending) >= self.batch:
+                    self._apply(pending)
+                    pending = []
+                    collect()
+                progress(phase, read, total)
+            self._apply(pending)
         return read
 
     def _read_from(self, wanted: set[TopicPartition]) -> None:
