@@ -30,7 +30,7 @@ from prometheus_client import start_http_server
 
 from runsearch import clients
 from runsearch.errors import DataError
-from runsearch.indexer import deadletter, deadletter_topic, metrics, offsets, store
+from runsearch.indexer import collector, deadletter, deadletter_topic, metrics, offsets, store
 from runsearch.indexer.decode import Change, decode
 from runsearch.indexer.isolation import apply_isolating
 from runsearch.indexer.pipeline import Outcome
@@ -277,8 +277,10 @@ class Indexer:
 
     def run(self) -> None:
         log.info("indexer started", extra={"fields": {"topics": sorted(self.tables), "group": self.consumer.config["group_id"]}})
-        while not self.stopping.is_set():
-            self.run_once()
+        with collector.per_batch() as collect:
+            while not self.stopping.is_set():
+                self.run_once()
+                collect()
         self.close()
 
     def close(self) -> None:
