@@ -1,8 +1,9 @@
-"""Decoded changes for unit tests, built the way Debezium messages decode."""
+"""Decoded changes and Kafka records for unit tests, built the way Debezium messages decode."""
 
 from __future__ import annotations
 
 import orjson
+from kafka.consumer.fetcher import ConsumerRecord
 
 from runsearch.demo.dataset import RowChange
 from runsearch.demo.events import envelope
@@ -23,3 +24,8 @@ def change(table: str, row: dict, lsn: int, op: str = "c", at: int | None = None
 
 def tombstone(table: str, key: dict, at: int | None = None) -> Change:
     return decode(table, orjson.dumps(key), None, position=None if at is None else (0, at))
+
+
+def record(topic: str, key: bytes, value: bytes | None, partition: int = 0, offset: int = 0) -> ConsumerRecord:
+    """A message as kafka-python delivers it."""
+    return ConsumerRecord(topic, partition, 0, offset, 0, 0, key, value, [], None, len(key), len(value or b""), 0)

@@ -33,7 +33,7 @@ from runsearch.indexer.ports import Versioned, Writes
 from runsearch.indexer.tables import TABLES
 from runsearch.mappings import Names
 from tests.model import assert_documents_match, expected
-from tests.unit.indexer.events import RUN, change
+from tests.unit.indexer.events import RUN, change, record
 
 RUNS, WORKFLOWS, PARAMS, TASKS = ["r0", "r1", "r2"], ["w0", "w1"], ["p0", "p1", "p2"], ["t0", "t1", "t2"]
 TEXT = st.sampled_from(["Login", "login url", "ÉCOLE", "a\\b", "50%_x", "*", "", "prod"])
@@ -85,8 +85,7 @@ def partitions(history: History, encoder: Encoder) -> dict[tuple[str, int], list
         partition = zlib.crc32(key.encode()) % PARTITIONS
         stream = streams.setdefault((row.table, partition), [])
         for k, v in encoder.messages(row):
-            stream.append(ConsumerRecord(row.table, partition, 0, len(stream), 0, 0, k, v, [], None, len(k),
-                                         len(v or b""), 0))
+            stream.append(record(row.table, k, v, partition, len(stream)))
     return streams
 
 

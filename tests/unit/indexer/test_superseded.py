@@ -20,7 +20,7 @@ from runsearch.indexer.pipeline import Pipeline
 from runsearch.indexer.tables import TABLES
 from runsearch.mappings import KINDS, Names
 from runsearch.settings import Settings
-from tests.unit.indexer.events import RUN
+from tests.unit.indexer.events import RUN, record
 from tests.unit.indexer.test_pipeline import delivered_records, histories
 
 SETTINGS = Settings()
@@ -28,12 +28,11 @@ TABLE_OF = {table: table for table in TABLES}  # topics are named as their table
 TARGET = Names("s").generation(1)
 
 
-def message(table: str, row: dict[str, Any] | None, lsn: int, op: str = "u", key: dict[str, Any] | None = None,
-            offset: int = 0) -> ConsumerRecord:
+def message(table: str, row: dict[str, Any] | None, lsn: int, op: str = "u", key: dict[str, Any] | None = None
+            ) -> ConsumerRecord:
     """A record of `row` (None: the tombstone of `key`)."""
     key_bytes = orjson.dumps(key or {c: row[c] for c in TABLES[table].key})  # type: ignore[index]
-    value = None if row is None else orjson.dumps(envelope(RowChange(table, op, row, lsn)))
-    return ConsumerRecord(table, 0, 0, offset, 0, 0, key_bytes, value, [], None, len(key_bytes), len(value or b""), 0)
+    return record(table, key_bytes, None if row is None else orjson.dumps(envelope(RowChange(table, op, row, lsn))))
 
 
 def lsns(records: list[ConsumerRecord]) -> list[int | None]:
@@ -60,7 +59,7 @@ def test_a_run_row_changed_several_times_is_decoded_once() -> None:
 def test_a_last_change_that_does_not_replace_them_keeps_every_earlier_one(last: dict[str, Any]) -> None:
     batch = [message("workflow_runs", RUN, 1, "c"), message("workflow_runs", {**RUN, "status": "queued"}, 2),
              message("workflow_runs", last, 3)]
-    assert lsns(batch) == [1, 2, 3] if last["failure_reason"] == PLACEHOLDER else [1, 2]
+    assert lsns(batch) == ([1, 2, 3] if last["failure_reason"] == PLACEHOLDER else [1, 2])
 
 
 def test_deletes_older_versions_and_tasks_are_never_left_out() -> None:
