@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from runsearch import clients
 from runsearch.indexer import collector, superseded
 from runsearch.indexer.consumer import decode_batch
 from runsearch.indexer.deadletter import Letter
@@ -23,6 +22,7 @@ from runsearch.indexer.pipeline import Pipeline
 from runsearch.indexer.ports import Store
 from runsearch.indexer.split import WHOLE, Part
 from runsearch.indexer.tables import TABLES, topics
+from runsearch.indexer.topic_reader import TopicReader
 from runsearch.mappings import Generation
 from runsearch.settings import Settings
 
@@ -100,8 +100,7 @@ class Replay:
         self.part, self.sink = part, sink
         self.tables = topics(settings)
         self.pipeline = Pipeline(store, target, shared=False, owns=part.owns)  # the store is the replay's alone
-        self.consumer = KafkaConsumer(**clients.kafka(settings), enable_auto_commit=False,
-                                      fetch_max_bytes=settings.batch_max_bytes)
+        self.reader = TopicReader(settings, settings.batch_max_bytes)
         self.tasks: set[str] = set()  # tasks that belonged to a run in scope
         self.positions: Offsets = {}  # per partition: the next event to read (every one before it is read)
         self.assigned: set[TopicPartition] | None = None  # None: seek before the next poll
@@ -110,7 +109,7 @@ class Replay:
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.consumer.close()
+        self.reader.close()
 
     def _keep(self, rec: ConsumerRecord) -> bool:
         table = self.tables[rec.topic]
@@ -138,7 +137,7 @@ class Replay:
         average."""
         parts = [tp for tp, end in cut.items() if end > 0]
         if unknown := [tp for tp in parts if tp not in self.positions]:
-            self.positions.update(self.consumer.beginning_offsets(unknown))
+            self.positions.update(self.reader.beginning_offsets(unknown))
         start = {tp: self.positions[tp] for tp in parts}
         total, read = sum(max(cut[tp] - start[tp], 0) for tp in parts), 0
         step = max(self.batch // 4, 1)  # events read ahead of the partition furthest behind, at most
@@ -155,10 +154,10 @@ class Replay:
                     furthest_behind = min(shares.values())
                     reading = {tp for tp, share in shares.items() if share <= furthest_behind + window}
                 self._read_from(reading)
-                polled = self.consumer.poll(timeout_ms=500, max_records=poll_records)
-                records = [r for tp, batch in polled.items() for r in batch if r.offset < cut[tp]]
+                records = [r for r in self.reader.poll(poll_records)
+                           if r.offset < cut[TopicPartition(r.topic, r.partition)]]
                 for tp in reading:
-                    self.positions[tp] = min(self.consumer.position(tp), cut[tp])
+                    self.positions[tp] = min(self.reader.position(tp), cut[tp])
                 read += len(records)
                 pending += [r for r in records if self._keep(r)]
                 if len(pending) >= self.batch:
@@ -173,9 +172,7 @@ class Replay:
         """Fetch from these partitions only, each from its position (what the fetcher had read ahead is dropped)."""
         if wanted == self.assigned:
             return
-        self.consumer.assign(sorted(wanted))
-        for tp in wanted:
-            self.consumer.seek(tp, self.positions[tp])
+        self.reader.read_from({tp: self.positions[tp] for tp in wanted})
         self.assigned = wanted
 
     def adopt(self, kept: Iterable[list[ConsumerRecord]], read_to: Offsets, tasks: set[str]) -> None:

@@ -63,3 +63,18 @@ def kafka(settings: Settings) -> dict[str, Any]:
         options.update(sasl_mechanism=settings.kafka_sasl_mechanism, sasl_plain_username=settings.kafka_username,
                        sasl_plain_password=settings.kafka_password.get_secret_value() if settings.kafka_password else None)
     return options
+
+
+def librdkafka(settings: Settings) -> dict[str, str | int]:
+    """The same connection options, as librdkafka names them (`indexer.topic_reader`)."""
+    options: dict[str, str | int] = {"bootstrap.servers": settings.kafka_bootstrap,
+                                     "security.protocol": settings.kafka_security_protocol,
+                                     "socket.connection.setup.timeout.ms": int(settings.kafka_connect_timeout_seconds * 1000)}
+    if settings.kafka_security_protocol != "PLAINTEXT":
+        options["ssl.endpoint.identification.algorithm"] = "https"  # the broker's host name is checked
+        if settings.kafka_ca_file:
+            options["ssl.ca.location"] = str(settings.kafka_ca_file)
+    if settings.kafka_security_protocol == "SASL_SSL":
+        options.update({"sasl.mechanism": settings.kafka_sasl_mechanism, "sasl.username": settings.kafka_username or "",
+                        "sasl.password": settings.kafka_password.get_secret_value() if settings.kafka_password else ""})
+    return options

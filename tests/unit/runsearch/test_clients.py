@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+import confluent_kafka
 import pytest
 
 from runsearch import clients
@@ -53,6 +54,21 @@ def test_kafka_options_follow_the_security_protocol(protocol: str, mechanism: st
     assert options.get("sasl_mechanism") == mechanism and options.get("sasl_plain_password") == ("p" if mechanism else None)
     assert clients.kafka(Settings()) == {"bootstrap_servers": "127.0.0.1:9092", "security_protocol": "PLAINTEXT",
                                          "bootstrap_timeout_ms": 10_000}
+
+
+@pytest.mark.parametrize("protocol, mechanism", [("SASL_SSL", "SCRAM-SHA-512"), ("SASL_SSL", "PLAIN"), ("SSL", None),
+                                                 ("PLAINTEXT", None)])
+def test_librdkafka_options_follow_the_security_protocol_and_name_properties_it_knows(
+        protocol: str, mechanism: str | None) -> None:
+    settings = Settings(kafka_security_protocol=protocol, kafka_sasl_mechanism=mechanism or "PLAIN",  # type: ignore[arg-type]
+                        kafka_username="u", kafka_password="p")
+    options = clients.librdkafka(settings)
+    assert options["security.protocol"] == protocol and options["socket.connection.setup.timeout.ms"] == 10_000
+    assert options.get("ssl.endpoint.identification.algorithm") == (None if protocol == "PLAINTEXT" else "https")
+    assert (options.get("sasl.mechanism"), options.get("sasl.password")) == ((mechanism, "p") if mechanism else (None, None))
+    assert clients.librdkafka(settings.model_copy(update={"kafka_ca_file": "/ca.pem"})).get("ssl.ca.location") == (
+        None if protocol == "PLAINTEXT" else "/ca.pem")
+    confluent_kafka.Consumer({**options, "group.id": "g"}).close()  # librdkafka refuses a property it does not know
 
 
 def test_the_api_refuses_the_development_secret_off_loopback() -> None:
