@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,13 +91,11 @@ class Replay:
 
     def __init__(self, settings: Settings, store: Store, target: Generation, scope: Scope | None = None,
                  batch: int | None = None, dead: Callable[[list[Letter]], object] | None = None,
-                 part: Part = WHOLE, sink: Callable[[list[ConsumerRecord]], object] | None = None) -> None:
+                 part: Part = WHOLE) -> None:
         """`dead` takes the dead letters of events that cannot be decoded; without it, they are the live indexer's
-        to send, and the run rows a later event of a batch replaces are not decoded (`indexer.superseded`). `sink`
-        takes the kept events instead of the store (a reader for a replay in another process, which `adopt`s
-        them)."""
+        to send, and the run rows a later event of a batch replaces are not decoded (`indexer.superseded`)."""
         self.settings, self.scope, self.batch, self.dead = settings, scope, batch or settings.fold_batch, dead
-        self.part, self.sink = part, sink
+        self.part = part
         self.tables = topics(settings)
         self.pipeline = Pipeline(store, target, shared=False, owns=part.owns)  # the store is the replay's alone
         self.reader = TopicReader(settings, settings.batch_max_bytes)
@@ -175,19 +173,8 @@ class Replay:
         self.reader.read_from({tp: self.positions[tp] for tp in wanted})
         self.assigned = wanted
 
-    def adopt(self, kept: Iterable[list[ConsumerRecord]], read_to: Offsets, tasks: set[str]) -> None:
-        """What a reader in another process kept for this replay (its `sink`) from partitions this one did not read:
-        merged here as if read here, those partitions read up to `read_to`, and the tasks it found in scope."""
-        self.tasks |= tasks
-        for records in kept:
-            self._apply(records)
-        self.positions.update(read_to)
-
     def _apply(self, records: list[ConsumerRecord]) -> None:
         if not records:
-            return
-        if self.sink is not None:
-            self.sink(records)
             return
         if self.dead is None:  # nobody needs the dead letters of the events a later one replaces: left undecoded
             decoded = superseded.decoded(records, self.tables, self.settings)

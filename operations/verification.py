@@ -4,9 +4,7 @@ The topics are replayed up to a cut (offsets below which every change is applied
 same merge code, into memory (`MemoryStore`). With a sample of N, only N runs picked from the index (at random)
 and about N from the topics (those whose salted hash falls in the share N / documents in the index, drawn while
 replaying) are replayed, with the rows many runs share: memory in proportion to N, not to the dataset. Without a
-sample, every run is. A sampled replay spends its time reading the topics, not merging the few events it keeps, so
-(with `RUNSEARCH_FOLD_PROCESSES` 2 or more) a second process reads about half of the biggest topics' partitions and
-hands over what it keeps.
+sample, every run is.
 
 The live indexer keeps writing while this runs, so a document can be newer than the replay: a run whose
 document holds a newer version of any of its rows than the replay is not a difference but has moved on.
@@ -16,24 +14,17 @@ again, for up to three rounds; runs still moving are reported as such, not as di
 
 from __future__ import annotations
 
-import multiprocessing
 import os as os_module  # `os` names the OpenSearch client here
-import pickle
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from kafka.consumer.fetcher import ConsumerRecord
 from opensearchpy import OpenSearch, helpers
 
-from runsearch import logs
 from runsearch.indexer.memory_store import MemoryStore
 from runsearch.indexer.offsets import Offsets, committed_offsets
-from runsearch.indexer.replay import Progress, Replay, Scope, stopping_when_orphaned
-from runsearch.indexer.tables import TABLES
+from runsearch.indexer.replay import Progress, Replay, Scope
 from runsearch.indexer.versions import held
 from runsearch.mappings import Names
 from runsearch.settings import Settings
@@ -70,7 +61,7 @@ def verify(settings: Settings, os: OpenSearch, index: str, cut: Offsets, sample:
         return {rid: v.source for rid, v in memory.indices.get(target.write_alias("runs"), {}).items()}
 
     with Replay(settings, memory, target, scope) as replay:
-        report.replayed += _replay_to(settings, replay, cut, progress)
+        report.replayed += replay.advance(cut, progress)
         if scope is None:
             ids = sorted(set(documents()) | set(_index_ids(os, index)))
         else:  # not a run the replay met only through a task that moved to it from a run in scope: it holds that alone
@@ -88,58 +79,6 @@ def verify(settings: Settings, os: OpenSearch, index: str, cut: Offsets, sample:
         report.moved_on = ids
         report.documents = len(documents())
     return report
-
-
-def _replay_to(settings: Settings, replay: Replay, cut: Offsets, progress: Progress) -> int:
-    """The replay's first advance, to `cut`; with a sample, a second process reads about half of the partitions of the
-    runs' own rows and tasks beside this one (reading, not merging, is what a sampled replay spends its time on:
-    kafka-python's parsing of every event, at 1,000,000 runs 110-141 s on one core). What it keeps, a few percent,
-    is merged here."""
-    if replay.scope is None or settings.fold_processes < 2:  # everything kept: nothing to gain from a second reader
-        return replay.advance(cut, progress)
-    apart = read_apart(cut, replay.tables)
-    with tempfile.TemporaryDirectory(dir=settings.fold_dir) as folder, \
-            multiprocessing.get_context("spawn").Pool(1) as pool:  # leaving it ends the reader
-        kept = Path(folder) / "kept.pickle"
-        other = pool.apply_async(_read_kept, (settings, apart, replay.scope, kept, os_module.getpid()))
-        read = replay.advance({tp: end for tp, end in cut.items() if tp not in apart}, progress)
-        tasks, read_there = other.get()
-        with kept.open("rb") as batches:
-            replay.adopt(_batches(batches), apart, tasks)
-    return read + read_there
-
-
-def read_apart(cut: Offsets, tables: dict[str, str]) -> Offsets:
-    """The partitions (with their cut) a second reader takes: of the runs' own rows and tasks, the biggest first, each
-    to whichever reader has fewer events so far; the rows many runs share stay with the first (read first, whole)."""
-    split = sorted((tp for tp in cut if TABLES[tables[tp.topic]].per_run),
-                   key=lambda tp: (-cut[tp], tp))
-    loads, apart = [0, 0], {}
-    for tp in split:
-        reader = loads.index(min(loads))
-        loads[reader] += cut[tp]
-        if reader == 1:
-            apart[tp] = cut[tp]
-    return apart
-
-
-def _read_kept(settings: Settings, cut: Offsets, scope: Scope, kept: Path, parent: int) -> tuple[set[str], int]:
-    """In a process of its own: the events of `cut`'s partitions a replay of `scope` keeps, written to `kept` in
-    batches; the tasks found in scope, and how many events were read."""
-    logs.setup(settings.log_level)
-    with kept.open("wb") as out, Replay(settings, MemoryStore(), Names("verify").generation(0), scope,
-                                        sink=lambda records: pickle.dump(records, out)) as reader:
-        read = reader.advance(cut, stopping_when_orphaned(parent, "verification reader"))
-    return reader.tasks, read
-
-
-def _batches(kept: BinaryIO) -> Iterator[list[ConsumerRecord]]:
-    """The batches `_read_kept` wrote (this process' own temporary file)."""
-    while True:
-        try:
-            yield pickle.load(kept)
-        except EOFError:
-            return
 
 
 def _sample_index(os: OpenSearch, index: str, n: int) -> set[str]:

@@ -41,8 +41,11 @@ def _opensearch_options(settings: Settings) -> dict[str, Any]:
 
 
 def opensearch(settings: Settings, timeout: float = 30.0) -> OpenSearch:
-    """A client of the cluster: a request that cannot reach one node is tried once on each of the others."""
-    return OpenSearch(**_opensearch_options(settings), timeout=timeout, max_retries=len(settings.opensearch_urls) - 1)
+    """A client of the cluster: a request that cannot reach one node is tried once on each of the others. It keeps
+    up to four connections per node open: urllib3 keeps one unless told, so each bulk request of a fold's writer
+    threads beyond the first opened a connection and dropped it ("Connection pool is full" in the log)."""
+    return OpenSearch(**_opensearch_options(settings), timeout=timeout, max_retries=len(settings.opensearch_urls) - 1,
+                      pool_maxsize=4)
 
 
 def async_opensearch(settings: Settings, timeout: float, pool: int = 32) -> AsyncOpenSearch:

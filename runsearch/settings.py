@@ -104,8 +104,7 @@ class Settings(BaseSettings):
     fold_processes: int = Field(
         2, ge=1, le=64,
         description=("Processes a rebuild's fold is split over, by run (each reads every event, merges its own runs "
-                     "and writes them; about 0.7 GB of memory each at 1,000,000 runs): the machine's cores at most. "
-                     "From 2, a sampled verification reads the topics in two processes"))
+                     "and writes them; about 0.7 GB of memory each at 1,000,000 runs): the machine's cores at most"))
     merge_segments: int = Field(
         1, ge=0, description=("Segments per shard `reindex` merges a generation down to before serving it, and `merge` "
                               "the served one (a sorted listing costs OpenSearch per segment); 0: `reindex` does not merge"))

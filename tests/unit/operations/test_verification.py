@@ -1,16 +1,12 @@
 """Verification's comparisons: a run differs, is missing, is extra, or has moved on past the replay (the live
-indexer wrote a newer version of one of its rows); and which partitions its second reader takes. Against real
-servers: tests/integration/test_generations.py."""
+indexer wrote a newer version of one of its rows). Against real servers: tests/integration/test_generations.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from kafka import TopicPartition
-
 from runsearch.indexer import document
-from runsearch.indexer.tables import TABLES
-from runsearch.operations.verification import _ahead, _compare, read_apart
+from runsearch.operations.verification import _ahead, _compare
 from tests.unit.indexer.events import RUN, change
 
 
@@ -47,15 +43,3 @@ def test_compare_tells_differences_from_runs_that_moved_on() -> None:
                                {**replayed, "wr_4": replayed["wr_1"]}, lambda *_: None)
     assert problems == ["wr_1: differs in status", "wr_3: in the index, not in the topics", "wr_4: missing from the index"]
     assert moved == ["wr_2"]
-
-
-def test_a_second_reader_takes_about_half_of_the_runs_rows_and_tasks_and_none_of_the_shared_rows() -> None:
-    tables = {f"rs.{t}": t for t in TABLES}
-    sizes = {"workflow_runs": 4_030_097, "workflow_run_parameters": 3_509_287, "tasks": 2_051_022,
-             "workflows": 1_584, "workflow_parameters": 4_663, "organization_auth_tokens": 400}
-    cut = {TopicPartition(f"rs.{table}", p): size // 3 for table, size in sizes.items() for p in range(3)}
-    apart = read_apart(cut, tables)
-    assert all(cut[tp] == end and TABLES[tables[tp.topic]].per_run for tp, end in apart.items())
-    split = sum(end for tp, end in cut.items() if TABLES[tables[tp.topic]].per_run)
-    assert abs(sum(apart.values()) - split / 2) < 1_400_000  # within one partition of half
-    assert read_apart({tp: end for tp, end in cut.items() if tp.topic == "rs.workflows"}, tables) == {}

@@ -38,6 +38,8 @@ def test_opensearch_over_https_checks_certificates_and_authenticates() -> None:
     unchecked = clients._opensearch_options(settings.model_copy(update={"opensearch_verify_certs": False}))
     assert unchecked["verify_certs"] is False and unchecked["ssl_assert_hostname"] is False
     assert clients.opensearch(settings).transport.max_retries == 1  # the other node, when one cannot be reached
+    # a connection for each of the fold's two writer threads (and one to spare) stays open
+    assert clients.opensearch(settings).transport.get_connection().pool.pool.maxsize == 4
     plain = clients._opensearch_options(Settings())
     assert "http_auth" not in plain and "use_ssl" not in plain
     certificate = clients._opensearch_options(Settings(opensearch_url="https://a:9200", opensearch_client_cert="/c.pem",  # type: ignore[arg-type]
