@@ -167,7 +167,8 @@ class Replay:
         return read
 
     def _read_from(self, wanted: set[TopicPartition]) -> None:
-        """Fetch from these partitions only, each from its position (what the fetcher had read ahead is dropped)."""
+        """Fetch from these partitions only, each from its position (`TopicReader.read_from`: a partition read on
+        keeps what was fetched ahead of it)."""
         if wanted == self.assigned:
             return
         self.reader.read_from({tp: self.positions[tp] for tp in wanted})
