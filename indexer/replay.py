@@ -101,7 +101,6 @@ class Replay:
         self.reader = TopicReader(settings, settings.batch_max_bytes)
         self.tasks: set[str] = set()  # tasks that belonged to a run in scope
         self.positions: Offsets = {}  # per partition: the next event to read (every one before it is read)
-        self.assigned: set[TopicPartition] | None = None  # None: seek before the next poll
 
     def __enter__(self) -> Replay:
         return self
@@ -142,7 +141,6 @@ class Replay:
         window = step / max(total, 1)  # as a share of every partition
         # A poll takes up to max_records from one partition before the next: more would run it past the window.
         poll_records = min(max(step // max(len(parts), 1), 1), POLL_RECORDS)
-        self.assigned = None  # the last advance may have fetched past its cut
         pending: list[ConsumerRecord] = []
         with collector.per_batch() as collect:
             while shares := {tp: (self.positions[tp] - start[tp]) / (cut[tp] - start[tp])
@@ -151,7 +149,8 @@ class Replay:
                 if not reading:
                     furthest_behind = min(shares.values())
                     reading = {tp for tp, share in shares.items() if share <= furthest_behind + window}
-                self._read_from(reading)
+                # A partition the reader stands elsewhere on (it fetched past the last cut) starts over there.
+                self.reader.read_from({tp: self.positions[tp] for tp in reading})
                 records = [r for r in self.reader.poll(poll_records)
                            if r.offset < cut[TopicPartition(r.topic, r.partition)]]
                 for tp in reading:
@@ -165,14 +164,6 @@ class Replay:
                 progress(phase, read, total)
             self._apply(pending)
         return read
-
-    def _read_from(self, wanted: set[TopicPartition]) -> None:
-        """Fetch from these partitions only, each from its position (`TopicReader.read_from`: a partition read on
-        keeps what was fetched ahead of it)."""
-        if wanted == self.assigned:
-            return
-        self.reader.read_from({tp: self.positions[tp] for tp in wanted})
-        self.assigned = wanted
 
     def _apply(self, records: list[ConsumerRecord]) -> None:
         if not records:
