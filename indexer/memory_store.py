@@ -3,7 +3,6 @@ the index should hold (`verify`), and unit tests run the pipeline without server
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -19,7 +18,9 @@ class MemoryStore:
 
     def mget(self, index: str, ids: Iterable[str]) -> dict[str, Versioned]:
         docs = self.indices.get(index, {})
-        return {i: copy.deepcopy(docs[i]) for i in ids if i in docs}
+        # Copies, as OpenSearch hands out; through JSON, which is what they hold, several times faster than deepcopy.
+        return {i: Versioned(orjson.loads(orjson.dumps(v.source)), v.seq_no, v.primary_term, v.size)
+                for i in ids if (v := docs.get(i)) is not None}
 
     def write(self, index: str, docs: Writes) -> set[str]:
         stored = self.indices.setdefault(index, {})

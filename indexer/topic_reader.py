@@ -50,7 +50,9 @@ class TopicReader:
             # partitions (28.9 s of a 53.9 s fold part).
             "fetch.wait.max.ms": 10, "fetch.queue.backoff.ms": 10,
         })
-        self.next: Offsets = {}  # per partition read from: the next offset to read
+        # Per partition read from, as (topic, partition): the next offset to read. A plain tuple, which a
+        # TopicPartition equals, rather than a TopicPartition made for each record.
+        self.next: dict[tuple[str, int], int] = {}
 
     def __enter__(self) -> TopicReader:
         return self
@@ -71,10 +73,10 @@ class TopicReader:
         on with what was fetched ahead of it; the others start over (what was fetched ahead of them is dropped)."""
         going_on = {tp for tp, offset in positions.items() if self.next.get(tp) == offset}
         if stopped := [tp for tp in self.next if tp not in going_on]:
-            self.consumer.incremental_unassign([Assigned(tp.topic, tp.partition) for tp in stopped])
+            self.consumer.incremental_unassign([Assigned(topic, partition) for topic, partition in stopped])
         if started := [tp for tp in positions if tp not in going_on]:
             self.consumer.incremental_assign([Assigned(tp.topic, tp.partition, positions[tp]) for tp in started])
-        self.next = dict(positions)
+        self.next = {(tp.topic, tp.partition): offset for tp, offset in positions.items()}
 
     def poll(self, max_records: int) -> list[ConsumerRecord]:
         """Up to `max_records` records, as soon as there is one (none after POLL_SECONDS)."""
@@ -84,7 +86,7 @@ class TopicReader:
         for message in messages:
             if (error := message.error()) is not None and error.code() != KafkaError._PARTITION_EOF:
                 raise KafkaException(error)
-            tp, offset = TopicPartition(message.topic(), message.partition()), message.offset()
+            tp, offset = (message.topic(), message.partition()), message.offset()
             # Only what follows a position (a partition no longer read may have a fetch still on its way).
             if offset is None or tp not in self.next or offset < self.next[tp]:
                 continue

@@ -1,14 +1,16 @@
 """Which run a message is about, read from its raw key and value without decoding the event, and whether a scope
-holds it (a scoped replay keeps or skips messages by both)."""
+holds it (a scoped replay keeps or skips messages by both), also once it has forgotten what it drew."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from runsearch.indexer import replay
 from runsearch.indexer.replay import Scope, run_id, task_id
 
 
@@ -44,3 +46,12 @@ def test_a_scope_holds_its_named_runs_and_about_its_share_of_all_others_drawn_an
     assert drawn == {rid for rid in runs if rid in Scope(frozenset(), share, salt)}  # the same salt, the same runs
     assert not any(rid in Scope(frozenset(), 0.0, salt) for rid in runs)
     assert all(rid in Scope(frozenset(), 1.0, salt) for rid in runs)
+
+
+def test_a_scope_that_forgets_its_draws_draws_the_same_runs_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = [f"wr_{n}" for n in range(2_000)] * 2  # every run met twice: once drawn, once remembered or drawn again
+    expected = [rid in Scope(frozenset({"wr_7"}), 0.3, b"salt") for rid in runs]
+    monkeypatch.setattr(replay, "DRAWS_KEPT", 10)
+    forgetful = Scope(frozenset({"wr_7"}), 0.3, b"salt")
+    assert [rid in forgetful for rid in runs] == expected
+    assert len(forgetful.drawn) <= 10 and "wr_7" in forgetful
