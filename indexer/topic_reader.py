@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+from confluent_kafka import Consumer, KafkaError, Message
 from confluent_kafka import TopicPartition as Assigned
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from runsearch import clients
+from runsearch.errors import RunsearchError
 from runsearch.indexer.offsets import Offsets
 from runsearch.settings import Settings
 
@@ -31,6 +32,11 @@ def record(message: Message) -> ConsumerRecord:
     return ConsumerRecord(message.topic(), message.partition(), -1, message.offset(), timestamp, timestamp_type,
                           key, value, [], None, -1 if key is None else len(key), -1 if value is None else len(value),
                           -1)
+
+
+class ReadFailed(RunsearchError):
+    """Kafka reported an error other than a partition's end. A RunsearchError, not librdkafka's KafkaException: a
+    fold part's failure crosses processes (which cannot pickle that one), and the command shows it as one line."""
 
 
 class TopicReader:
@@ -85,7 +91,9 @@ class TopicReader:
         out = []
         for message in messages:
             if (error := message.error()) is not None and error.code() != KafkaError._PARTITION_EOF:
-                raise KafkaException(error)
+                where = f"{message.topic()} [{message.partition()}]" if message.topic() else "the topics"
+                raise ReadFailed(f"Kafka at {self.settings.kafka_bootstrap} (RUNSEARCH_KAFKA_BOOTSTRAP) failed a read of "
+                                 f"{where}: {error.name()}: {error.str()}")
             tp, offset = (message.topic(), message.partition()), message.offset()
             # Only what follows a position (a partition no longer read may have a fetch still on its way).
             if offset is None or tp not in self.next or offset < self.next[tp]:
