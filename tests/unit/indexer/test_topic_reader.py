@@ -1,6 +1,7 @@
 """What the replays' reader does with a Kafka error that is not a partition's end: one line naming the partition, the
-error and the setting, in an error that crosses processes (a fold part's failure reaches the rebuild). Against real
-Kafka: `tests/integration/test_topic_reader.py`."""
+error and the setting, in an error that crosses processes (a fold part's failure reaches the rebuild). A stand-in
+consumer, as real Kafka was not made to report such an error (a partition it does not have is waited for, silently);
+the reading itself is tested against real Kafka in `tests/integration/test_topic_reader.py`."""
 
 from __future__ import annotations
 
