@@ -16,10 +16,10 @@ from runsearch.settings import Settings
 
 
 class Failed:
-    """A message as librdkafka reports an error on it."""
+    """A message as librdkafka reports an error on it (a partition's end carries the offset it stands at)."""
 
-    def __init__(self, error: KafkaError, topic: str | None, partition: int | None) -> None:
-        self._error, self._topic, self._partition = error, topic, partition
+    def __init__(self, error: KafkaError, topic: str | None, partition: int | None, offset: int | None = None) -> None:
+        self._error, self._topic, self._partition, self._offset = error, topic, partition, offset
 
     def error(self) -> KafkaError:
         return self._error
@@ -31,7 +31,7 @@ class Failed:
         return self._partition
 
     def offset(self) -> int | None:
-        return None
+        return self._offset
 
 
 class Consumer:
@@ -70,8 +70,7 @@ def test_a_partitions_end_is_no_error() -> None:
     reader = TopicReader(Settings(kafka_bootstrap="127.0.0.1:9"), 16 * 1024 * 1024)
     reader.consumer.close()
     tp = TopicPartition("cdc.public.tasks", 0)
-    end = Failed(KafkaError(KafkaError._PARTITION_EOF, "end"), tp.topic, tp.partition)
-    end.offset = lambda: 7  # type: ignore[method-assign]
-    reader.consumer = Consumer(end)  # type: ignore[assignment]
+    reader.consumer = Consumer(Failed(KafkaError(KafkaError._PARTITION_EOF, "end"), tp.topic, tp.partition,
+                                      7))  # type: ignore[assignment]
     reader.read_from({tp: 3})
     assert reader.poll(10) == [] and reader.position(tp) == 7
