@@ -10,8 +10,9 @@ them all. The records are handed on as kafka-python's `ConsumerRecord`, which th
 from __future__ import annotations
 
 import logging
+import time
 
-from confluent_kafka import Consumer, KafkaError, Message
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from confluent_kafka import TopicPartition as Assigned
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
@@ -35,8 +36,14 @@ def record(message: Message) -> ConsumerRecord:
 
 
 class ReadFailed(RunsearchError):
-    """Kafka reported an error other than a partition's end. A RunsearchError, not librdkafka's KafkaException: a
-    fold part's failure crosses processes (which cannot pickle that one), and the command shows it as one line."""
+    """Kafka reported an error other than a partition's end, or gave nothing for too long. A RunsearchError, not
+    librdkafka's KafkaException: a fold part's failure crosses processes (which cannot pickle that one), and the
+    command shows it as one line."""
+
+
+def _named(partitions: list[tuple[str, int]]) -> str:
+    shown = ", ".join(f"{topic} [{partition}]" for topic, partition in sorted(partitions)[:4])
+    return shown + (f" and {len(partitions) - 4} more" if len(partitions) > 4 else "")
 
 
 class TopicReader:
@@ -59,6 +66,13 @@ class TopicReader:
         # Per partition read from, as (topic, partition): the next offset to read. A plain tuple, which a
         # TopicPartition equals, rather than a TopicPartition made for each record.
         self.next: dict[tuple[str, int], int] = {}
+        # Seconds spent in polls since a position last moved: time spent elsewhere (merging what was read) is not
+        # waiting on Kafka.
+        self.waited = 0.0
+
+    def _failed(self, where: str, error: KafkaError) -> ReadFailed:
+        return ReadFailed(f"Kafka at {self.settings.kafka_bootstrap} (RUNSEARCH_KAFKA_BOOTSTRAP) failed a read of "
+                          f"{where}: {error.name()}: {error.str()}")
 
     def __enter__(self) -> TopicReader:
         return self
@@ -71,8 +85,11 @@ class TopicReader:
 
     def beginning_offsets(self, partitions: list[TopicPartition]) -> Offsets:
         timeout = self.settings.kafka_connect_timeout_seconds
-        return {tp: self.consumer.get_watermark_offsets(Assigned(tp.topic, tp.partition), timeout)[0]
-                for tp in partitions}
+        try:
+            return {tp: self.consumer.get_watermark_offsets(Assigned(tp.topic, tp.partition), timeout)[0]
+                    for tp in partitions}
+        except KafkaException as failed:  # e.g. a partition of a topic deleted since the cut was taken
+            raise self._failed(_named([(tp.topic, tp.partition) for tp in partitions]), failed.args[0]) from None
 
     def read_from(self, positions: Offsets) -> None:
         """Read these partitions only, each from its position. A partition read already, and at that position, goes
@@ -82,27 +99,36 @@ class TopicReader:
             self.consumer.incremental_unassign([Assigned(topic, partition) for topic, partition in stopped])
         if started := [tp for tp in positions if tp not in going_on]:
             self.consumer.incremental_assign([Assigned(tp.topic, tp.partition, positions[tp]) for tp in started])
+            self.waited = 0.0
         self.next = {(tp.topic, tp.partition): offset for tp, offset in positions.items()}
 
     def poll(self, max_records: int) -> list[ConsumerRecord]:
-        """Up to `max_records` records, as soon as there is one (none after POLL_SECONDS)."""
+        """Up to `max_records` records, as soon as there is one (none after POLL_SECONDS). Raises ReadFailed once
+        polls have moved no position for RUNSEARCH_REPLAY_STALL_SECONDS: librdkafka waits without an error for a
+        partition that is gone (its topic deleted during a rebuild), and a replay is only told to read partitions
+        that hold more below its cut."""
+        began = time.monotonic()
         first = self.consumer.poll(POLL_SECONDS)
         messages = [] if first is None else [first, *self.consumer.consume(max_records - 1, 0)]
-        out = []
+        out, moved = [], False
         for message in messages:
             if (error := message.error()) is not None and error.code() != KafkaError._PARTITION_EOF:
-                where = f"{message.topic()} [{message.partition()}]" if message.topic() else "the topics"
-                raise ReadFailed(f"Kafka at {self.settings.kafka_bootstrap} (RUNSEARCH_KAFKA_BOOTSTRAP) failed a read of "
-                                 f"{where}: {error.name()}: {error.str()}")
+                raise self._failed(f"{message.topic()} [{message.partition()}]" if message.topic() else "the topics",
+                                   error)
             tp, offset = (message.topic(), message.partition()), message.offset()
             # Only what follows a position (a partition no longer read may have a fetch still on its way).
             if offset is None or tp not in self.next or offset < self.next[tp]:
                 continue
-            if error is not None:  # the partition's end: nothing left below it
-                self.next[tp] = offset
-                continue
-            self.next[tp] = offset + 1
-            out.append(record(message))
+            following = offset if error is not None else offset + 1  # a partition's end: nothing left below it
+            moved = moved or following > self.next[tp]
+            self.next[tp] = following
+            if error is None:
+                out.append(record(message))
+        self.waited = 0.0 if moved else self.waited + time.monotonic() - began
+        if self.waited > self.settings.replay_stall_seconds:
+            raise ReadFailed(f"Kafka at {self.settings.kafka_bootstrap} (RUNSEARCH_KAFKA_BOOTSTRAP) gave nothing of "
+                             f"{_named(list(self.next))} for {self.waited:.0f} s (RUNSEARCH_REPLAY_STALL_SECONDS): "
+                             "a topic deleted or recreated during the replay, or a partition without a leader")
         return out
 
     def position(self, tp: TopicPartition) -> int:

@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     )
     indexer_metrics_port: int = Field(9108, description="Port of the indexer's Prometheus `/metrics` (0 disables)")
     retry_max_seconds: float = Field(30.0, gt=0, description="Longest back-off between retries while OpenSearch is unreachable")
+    replay_stall_seconds: float = Field(
+        120.0, gt=0,
+        description=("How long a replay (a rebuild's fold, verification) waits on partitions that give nothing more "
+                     "below its cut before it stops with an error naming them (a topic deleted during a rebuild)"))
     first_build_events: int = Field(
         500_000, ge=0,
         description=("Events the topics must hold for `runsearch indexer`, finding no generation and a live group that "

@@ -1,8 +1,11 @@
 """The replays' reader through real Kafka: it reads the partitions it is told from their positions, goes on where a
 partition is read on and starts over where it is not, and its positions reach the end of a partition whose last
-offset holds no record for it (a transaction's commit marker: Kafka Connect's exactly-once source writes so)."""
+offset holds no record for it (a transaction's commit marker: Kafka Connect's exactly-once source writes so). A
+topic deleted, or deleted and created again, under a replay stops it with ReadFailed: librdkafka itself waits."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from kafka import KafkaProducer, TopicPartition
@@ -11,12 +14,18 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from runsearch import clients
 from runsearch.indexer.offsets import Offsets
-from runsearch.indexer.topic_reader import TopicReader
+from runsearch.indexer.topic_reader import ReadFailed, TopicReader
 from runsearch.settings import Settings
 
 pytestmark = [pytest.mark.integration]
 
 POLLS = 200  # at most, to read a few records: a reader that never gets there fails instead of hanging
+
+
+def _delete(settings: Settings, topic: str) -> None:
+    admin = KafkaAdminClient(**clients.kafka(settings))
+    admin.delete_topics([topic])
+    admin.close()
 
 
 def _topic(settings: Settings, records: int, transactional: bool) -> tuple[TopicPartition, TopicPartition]:
@@ -78,3 +87,23 @@ def test_a_partition_read_on_goes_on_and_one_read_anew_starts_over(settings: Set
         reader.read_from({second: 45})  # back to an earlier offset: read again from there, the other one stops
         again = _read_to(reader, {second: 50})
         assert [(r.partition, r.offset) for r in again] == [(1, n) for n in range(45, 50)]
+
+
+def test_a_topic_deleted_under_a_replay_stops_it_naming_its_partitions(settings: Settings) -> None:
+    settings = settings.model_copy(update={"replay_stall_seconds": 2.0})
+    first, second = _topic(settings, 20, transactional=False)
+    with TopicReader(settings, 1024 * 1024) as reader:
+        reader.read_from({first: 0, second: 0})
+        _read_to(reader, {first: 20, second: 20})
+        _delete(settings, first.topic)
+        # Deleted and created again with fewer records: the positions stand past all it holds, and nothing comes.
+        _topic(settings, 3, transactional=False)
+        reader.read_from({first: 20, second: 20})
+        began = time.monotonic()
+        with pytest.raises(ReadFailed, match=rf"gave nothing of {first.topic} \[0\], {first.topic} \[1\] for 2 s"):
+            _read_to(reader, {first: 25, second: 25})  # the old cut, after more records had arrived
+        assert time.monotonic() - began < 10
+        _delete(settings, first.topic)
+        # Deleted: a replay that has not read it yet fails at once, at its beginning.
+        with pytest.raises(ReadFailed, match=rf"failed a read of {first.topic} \[0\], {first.topic} \[1\]: "):
+            reader.beginning_offsets([first, second])

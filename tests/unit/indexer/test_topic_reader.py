@@ -1,11 +1,13 @@
 """What the replays' reader does with a Kafka error that is not a partition's end: one line naming the partition, the
-error and the setting, in an error that crosses processes (a fold part's failure reaches the rebuild). A stand-in
-consumer, as real Kafka was not made to report such an error (a partition it does not have is waited for, silently);
-the reading itself is tested against real Kafka in `tests/integration/test_topic_reader.py`."""
+error and the setting, in an error that crosses processes (a fold part's failure reaches the rebuild); and polls that
+move no position for RUNSEARCH_REPLAY_STALL_SECONDS are such an error too. A stand-in consumer, as real Kafka was not
+made to report an error on a read (a partition it does not have is waited for, silently); the reading, and the stall
+bound, are tested against real Kafka in `tests/integration/test_topic_reader.py`."""
 
 from __future__ import annotations
 
 import pickle
+import time
 
 import pytest
 from confluent_kafka import KafkaError
@@ -74,3 +76,52 @@ def test_a_partitions_end_is_no_error() -> None:
                                       7))  # type: ignore[assignment]
     reader.read_from({tp: 3})
     assert reader.poll(10) == [] and reader.position(tp) == 7
+
+
+class Silent(Consumer):
+    """A consumer with nothing to give: each poll waits its whole timeout, as librdkafka does for a partition that is
+    gone."""
+
+    def __init__(self) -> None:
+        super().__init__(Failed(KafkaError(KafkaError._PARTITION_EOF, "end"), None, None))
+
+    def poll(self, timeout: float) -> None:  # type: ignore[override]
+        time.sleep(timeout)
+
+
+def _silent(stall: float) -> TopicReader:
+    reader = TopicReader(Settings(kafka_bootstrap="127.0.0.1:9", replay_stall_seconds=stall), 16 * 1024 * 1024)
+    reader.consumer.close()
+    reader.consumer = Silent()  # type: ignore[assignment]
+    return reader
+
+
+def test_polls_that_move_no_position_for_the_stall_bound_fail_naming_the_partitions() -> None:
+    reader = _silent(0.25)
+    reader.read_from({TopicPartition(f"cdc.public.t{n}", n % 2): 0 for n in range(6)})
+    reader.poll(10)
+    reader.poll(10)  # 0.1 s each (POLL_SECONDS): past 0.25 s on the third
+    with pytest.raises(ReadFailed) as failed:
+        reader.poll(10)
+    assert str(pickle.loads(pickle.dumps(failed.value))) == (
+        "Kafka at 127.0.0.1:9 (RUNSEARCH_KAFKA_BOOTSTRAP) gave nothing of cdc.public.t0 [0], cdc.public.t1 [1], "
+        "cdc.public.t2 [0], cdc.public.t3 [1] and 2 more for 0 s (RUNSEARCH_REPLAY_STALL_SECONDS): a topic deleted or "
+        "recreated during the replay, or a partition without a leader")
+
+
+def test_only_time_in_polls_without_a_move_counts_toward_the_stall_bound() -> None:
+    reader = _silent(0.25)
+    tp = TopicPartition("cdc.public.tasks", 0)
+    reader.read_from({tp: 3})
+    reader.poll(10)
+    time.sleep(0.3)  # merging what was read: not waiting on Kafka
+    reader.poll(10)
+    # A partition's end past the position (records compacted away) is a move: the bound counts again from there.
+    reader.consumer.poll = lambda _: Failed(KafkaError(KafkaError._PARTITION_EOF, "end"), tp.topic, tp.partition, 9)  # type: ignore[method-assign]
+    reader.poll(10)
+    reader.consumer = Silent()  # type: ignore[assignment]
+    reader.poll(10)
+    reader.poll(10)
+    assert reader.position(tp) == 9
+    with pytest.raises(ReadFailed):
+        reader.poll(10)
