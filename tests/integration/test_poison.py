@@ -9,6 +9,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 from kafka import KafkaProducer
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from prometheus_client import REGISTRY
 
 from runsearch import clients
@@ -16,6 +17,9 @@ from runsearch.api.app import create_app
 from runsearch.demo.dataset import RowChange, final_rows, generate
 from runsearch.demo.events import envelope
 from runsearch.indexer.consumer import Indexer
+from runsearch.indexer.memory_store import MemoryStore
+from runsearch.indexer.offsets import end_offsets
+from runsearch.indexer.replay import Replay
 from runsearch.mappings import Names
 from runsearch.operations import deadletters
 from runsearch.settings import Settings
@@ -92,8 +96,10 @@ def test_every_kind_of_poison_is_dead_lettered_with_its_reason_and_counted(setti
 def _large_text(rng: random.Random, size: int) -> str:
     words = ["invoice", "portal", "ÉCOLE", "Straße", "東京", "🚀", "a*b?c", "back\\slash", "50%"]
     parts: list[str] = []
-    while sum(map(len, parts)) < size:
+    length = 0
+    while length < size:
         parts.append(f"{rng.choice(words)}-{rng.getrandbits(32):08x}")
+        length += len(parts[-1]) + 1
     return " ".join(parts)[:size]
 
 
@@ -120,3 +126,44 @@ def test_large_values_and_headers_are_indexed_and_found_by_a_middle_substring(se
             response = client.get("/v1/agents/runs", params={"search_key": shouted}, headers={"x-api-key": key})
             assert response.status_code == 200, response.text
             assert [r["workflow_run_id"] for r in response.json()] == [run_id]
+
+
+
+def test_a_run_larger_than_kafkas_default_message_size_is_indexed_where_the_topics_allow_it(settings: Settings) -> None:
+    """Kafka's 1 MB is a default: a deployment may raise a topic's `max.message.bytes`, and Debezium then sends what
+    the row holds; here 3 MB of headers in an update under FULL (`before` and `after` both carry them: a 6 MB
+    message). The live indexer (kafka-python) and a replay (librdkafka: what a rebuild folds) both take it; its
+    document is about three times the row (kept for merging, the response, the searched text), within the test
+    OpenSearch's 16 MB `http.max_content_length`."""
+    history = generate(runs=3, organizations=1, seed=7)
+    produce(settings, history.changes)
+    run = next(c for c in reversed(history.changes) if c.table == "workflow_runs")
+    headers = orjson.dumps({"X-Blob": _large_text(random.Random(7), 3_000_000)}).decode()
+    big = {**run.row, "extra_http_headers": headers}
+    admin = KafkaAdminClient(**clients.kafka(settings))
+    admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, settings.topic("workflow_runs"),
+                                        configs={"max.message.bytes": str(16 << 20)})])
+    admin.close()
+    value = orjson.dumps({"before": big, "after": big, "op": "u", "ts_ms": 1,
+                          "source": {"lsn": 10**12, "table": "workflow_runs", "ts_ms": 1}})
+    assert len(value) > 6_000_000
+    producer = KafkaProducer(**clients.kafka(settings), max_request_size=16 << 20)
+    producer.send(settings.topic("workflow_runs"), key=orjson.dumps({"workflow_run_id": big["workflow_run_id"]}),
+                  value=value).get(timeout=30)
+    producer.close()
+    indexer = Indexer(settings)
+    drain(indexer)
+    refresh(settings)
+    indexer.close()
+    middle = headers[len(headers) // 2 - 250: len(headers) // 2 + 250]
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/v1/agents/runs", params={"search_key": middle},
+                              headers={"x-api-key": history.api_keys["o_0000"]})
+    assert response.status_code == 200, response.text[:300]
+    assert [(r["workflow_run_id"], r["extra_http_headers"]) for r in response.json()] == [
+        (big["workflow_run_id"], orjson.loads(headers))]
+    store, target = MemoryStore(), Names("replayed").generation(1)
+    with Replay(settings, store, target) as replay:
+        replay.advance(end_offsets(settings), lambda *_: None)
+    assert store.indices[target.write_alias("runs")][big["workflow_run_id"]].source == documents(
+        settings, Names(settings.index_prefix).read_alias("runs"))[big["workflow_run_id"]]
