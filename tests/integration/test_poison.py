@@ -99,7 +99,7 @@ def _large_text(rng: random.Random, size: int) -> str:
     length = 0
     while length < size:
         parts.append(f"{rng.choice(words)}-{rng.getrandbits(32):08x}")
-        length += len(parts[-1]) + 1
+        length += len(parts[-1])
     return " ".join(parts)[:size]
 
 
