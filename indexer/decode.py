@@ -102,6 +102,9 @@ def decode(table: str, key: bytes | None, value: bytes | None, placeholder: str 
     if not isinstance(envelope, dict):
         raise Poison("value is not a Debezium envelope object")
     op = envelope.get("op")
+    if op == "t":  # sent only where the connector's `skipped.operations` lets truncates through (not by default)
+        raise Poison(f"a TRUNCATE of {table} (op 't'): it names no row, so the rows it removed stay indexed; "
+                     "README, 'Failure modes', says how to rebuild from a new snapshot")
     if op not in OPS:
         raise Poison(f"unknown op {op!r}")
     source = envelope.get("source")

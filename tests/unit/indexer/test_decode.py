@@ -101,6 +101,8 @@ KEY = b'{"workflow_run_id": "wr_1"}'
     ("workflow_runs", KEY, b'{"op": "c", "after": {"x": "\xff"}}', "not valid JSON"),
     ("workflow_runs", KEY, b"[1, 2]", "not a Debezium envelope"),
     ("workflow_runs", KEY, envelope(op="x"), "unknown op"),
+    ("tasks", None, orjson.dumps({"op": "t", "ts_ms": 1, "source": {"lsn": 9, "table": "tasks"}}),
+     r"a TRUNCATE of tasks \(op 't'\): it names no row"),
     ("workflow_runs", KEY, envelope(source={"lsn": "5"}), "source.lsn"),
     ("workflow_runs", KEY, envelope(source={}), "source.lsn"),
     ("workflow_runs", KEY, envelope({**RUN, "workflow_run_id": None}), "primary-key"),
