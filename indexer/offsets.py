@@ -13,12 +13,15 @@ from runsearch.settings import Settings
 Offsets = dict[TopicPartition, int]
 
 
+def _partitions(consumer: KafkaConsumer, settings: Settings) -> list[TopicPartition]:
+    return [TopicPartition(t, p) for t in topics(settings) for p in consumer.partitions_for_topic(t) or ()]
+
+
 def end_offsets(settings: Settings) -> Offsets:
     """The end of every partition of the CDC topics, now."""
     consumer = KafkaConsumer(**clients.kafka(settings))
     try:
-        parts = [TopicPartition(t, p) for t in topics(settings) for p in consumer.partitions_for_topic(t) or ()]
-        ends: Offsets = consumer.end_offsets(parts)
+        ends: Offsets = consumer.end_offsets(_partitions(consumer, settings))
         return ends
     finally:
         consumer.close()
@@ -26,10 +29,10 @@ def end_offsets(settings: Settings) -> Offsets:
 
 def committed_offsets(settings: Settings, group: str) -> Offsets:
     """Where a consumer group stands on every partition (for the live indexer: what it has applied, give or take
-    its batch in hand); 0 where it has committed nothing."""
+    its batch in hand); 0 where it has committed nothing. One client (a waiting first build asks every 5 s)."""
     consumer = KafkaConsumer(**clients.kafka(settings), group_id=group, enable_auto_commit=False)
     try:
-        return {tp: consumer.committed(tp) or 0 for tp in end_offsets(settings)}
+        return {tp: consumer.committed(tp) or 0 for tp in _partitions(consumer, settings)}
     finally:
         consumer.close()
 
