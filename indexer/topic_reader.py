@@ -128,7 +128,8 @@ class TopicReader:
         if self.waited > self.settings.replay_stall_seconds:
             raise ReadFailed(f"Kafka at {self.settings.kafka_bootstrap} (RUNSEARCH_KAFKA_BOOTSTRAP) gave nothing of "
                              f"{_named(list(self.next))} for {self.waited:.0f} s (RUNSEARCH_REPLAY_STALL_SECONDS): "
-                             "a topic deleted or recreated during the replay, or a partition without a leader")
+                             "a topic deleted or recreated during the replay, a partition without a leader, or a "
+                             "transaction left open (a replay reads committed records only)")
         return out
 
     def position(self, tp: TopicPartition) -> int:

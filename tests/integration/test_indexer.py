@@ -20,6 +20,7 @@ from runsearch.demo.events import Encoder
 from runsearch.indexer.consumer import Indexer
 from runsearch.indexer.offsets import committed_offsets, end_offsets
 from runsearch.mappings import Names
+from runsearch.operations import deadletters
 from runsearch.operations.verification import verify
 from runsearch.settings import Settings
 from tests.harness import documents, drain, indexer_process, produce, wait_for_documents
@@ -65,6 +66,27 @@ def test_opensearch_unreachable_for_a_while_loses_nothing(settings: Settings) ->
     indexer.close()
     proxy.close()
     assert REGISTRY.get_sample_value("runsearch_indexer_retries_total") > retries_before
+    assert_converged(settings, expected(final_rows(history.changes)))
+
+
+def test_a_write_block_on_the_index_holds_the_events_back_and_dead_letters_none(settings: Settings) -> None:
+    """An index closed to writes (`index.blocks.write`, set by an operator; a role without the permission answers the
+    same 403) is no fault of the events: they wait, retried, and apply once the block is lifted."""
+    history = generate(runs=300, organizations=2, seed=12)
+    produce(settings, history.changes)
+    indexer = Indexer(settings.model_copy(update={"retry_max_seconds": 1.0, "batch_size": 200}))
+    indexer.run_once()  # some batches land
+    runs = Names(settings.index_prefix).generation(1).write_alias("runs")
+    os = clients.opensearch(settings)
+    os.indices.put_settings(index=runs, body={"index.blocks.write": True})
+    timer = threading.Timer(4.0, lambda: os.indices.put_settings(index=runs, body={"index.blocks.write": False}))
+    timer.start()
+    retries_before = REGISTRY.get_sample_value("runsearch_indexer_retries_total")
+    drain(indexer)  # retries while blocked, then catches up
+    timer.join()
+    indexer.close()
+    assert REGISTRY.get_sample_value("runsearch_indexer_retries_total") > retries_before
+    assert list(deadletters.entries(settings)) == []
     assert_converged(settings, expected(final_rows(history.changes)))
 
 

@@ -60,10 +60,12 @@ def test_a_single_document_over_the_limit_is_refused_for_what_it_is() -> None:
         OpenSearchStore(FakeClient(limit=1_000)).write("runs-write", docs(1, 5_000))  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("status", [429, 503, 404])
-def test_items_the_server_cannot_take_now_are_retried_later(status: int) -> None:
-    store = OpenSearchStore(FakeClient(statuses={"d1": (status, "es_rejected_execution_exception")}))  # type: ignore[arg-type]
-    with pytest.raises(WriteError, match=f"d1: {status} es_rejected_execution_exception now"):
+@pytest.mark.parametrize("status, kind", [(429, "es_rejected_execution_exception"), (503, "unavailable_shards_exception"),
+                                          (404, "index_not_found_exception"), (403, "cluster_block_exception"),
+                                          (403, "security_exception"), (401, "security_exception")])
+def test_items_the_server_cannot_take_now_are_retried_later(status: int, kind: str) -> None:
+    store = OpenSearchStore(FakeClient(statuses={"d1": (status, kind)}))  # type: ignore[arg-type]
+    with pytest.raises(WriteError, match=f"d1: {status} {kind} now"):
         store.write("runs-write", docs(3, 10))
 
 

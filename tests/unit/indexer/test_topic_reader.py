@@ -106,7 +106,8 @@ def test_polls_that_move_no_position_for_the_stall_bound_fail_naming_the_partiti
     assert str(pickle.loads(pickle.dumps(failed.value))) == (
         "Kafka at 127.0.0.1:9 (RUNSEARCH_KAFKA_BOOTSTRAP) gave nothing of cdc.public.t0 [0], cdc.public.t1 [1], "
         "cdc.public.t2 [0], cdc.public.t3 [1] and 2 more for 0 s (RUNSEARCH_REPLAY_STALL_SECONDS): a topic deleted or "
-        "recreated during the replay, or a partition without a leader")
+        "recreated during the replay, a partition without a leader, or a transaction left open (a replay reads "
+        "committed records only)")
 
 
 def test_only_time_in_polls_without_a_move_counts_toward_the_stall_bound() -> None:
