@@ -11,13 +11,13 @@ that the live indexer does not look for. A fold that stops starts over (`reindex
 
 The fold is split by run over `RUNSEARCH_FOLD_PROCESSES` processes (`indexer.split`): this one folds part 0 and
 shows its progress, the others (spawned) fold theirs beside it, each into a store of its own, and each writes its
-runs. A part whose rebuild process is gone stops at its next progress step.
+runs. A part whose rebuild process is gone stops at its next progress step; a part that fails, or whose process
+dies, stops the rebuild at part 0's next step (`operations.fold_parts`).
 """
 
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import os as os_module
 import shutil
 import tempfile
@@ -38,7 +38,7 @@ from runsearch.indexer.replay import Progress, Replay, stopping_when_orphaned
 from runsearch.indexer.split import Part
 from runsearch.indexer.store import bulk_failure
 from runsearch.mappings import KINDS, Names
-from runsearch.operations import Refused
+from runsearch.operations import Refused, fold_parts
 from runsearch.settings import Settings
 
 RETRIES = 5  # rounds of writing again what OpenSearch could not take now (429, 5xx, a missing alias)
@@ -88,11 +88,12 @@ def fold(settings: Settings, os: OpenSearch, names: Names, number: int, cut: Off
         if len(parts) == 1:
             reports = [_fold_part(settings, os, names, number, cut, parts[0], dead_letters, folder, progress)]
         else:
-            with multiprocessing.get_context("spawn").Pool(len(parts) - 1) as pool:  # leaving it ends the others
-                others = [pool.apply_async(_fold_child, (settings, number, cut, part, dead_letters, folder,
-                                                         os_module.getpid())) for part in parts[1:]]
-                reports = [_fold_part(settings, os, names, number, cut, parts[0], dead_letters, folder, progress),
-                           *(other.get() for other in others)]
+            named = {f"fold part {part.index}": (settings, number, cut, part, dead_letters, folder, os_module.getpid())
+                     for part in parts[1:]}
+            with fold_parts.started(named, _fold_child) as others:  # leaving it ends the others
+                reports = [_fold_part(settings, os, names, number, cut, parts[0], dead_letters, folder,
+                                      fold_parts.failing_fast(progress, others)),
+                           *(other.result() for other in others)]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     for kind in KINDS:
