@@ -62,6 +62,8 @@ def _run(answers: Connection, target: Callable[..., Any], args: tuple[Any, ...])
         answer = (True, err)
     try:
         answers.send(answer)
+    except OSError:  # the rebuild is gone (a part stopping because it was orphaned): nobody to tell
+        return
     except Exception as unsendable:  # noqa: BLE001 - an error that does not pickle: its repr reaches the rebuild
         answers.send((True, RunsearchError(f"{answer[1]!r} ({type(unsendable).__name__} handing it over)")))
 
