@@ -17,12 +17,17 @@ from typing import Any
 
 import orjson
 
+from runsearch.errors import RunsearchError
 from runsearch.indexer.ports import Versioned, Writes
 from runsearch.indexer.tables import TABLES
 
 REFERENCES = sorted({t.fan_out_field for t in TABLES.values() if t.fan_out_field})
 CHUNK = 500  # ids per statement (SQLite binds at most 32,766 values)
 CACHE_KIB = 256 * 1024  # SQLite's page cache: what the fold's memory grows to, beside the pipeline's batch
+
+
+class StoreFull(RunsearchError):
+    """The disk under the store is full: an operator's to fix, shown as one line (not a traceback)."""
 
 
 def _references(source: dict[str, Any]) -> set[tuple[str, str]]:
@@ -84,11 +89,18 @@ class DiskStore:
             after = _references(source)
             gone += [(index, name, value, doc_id) for name, value in before - after]
             added += [(index, name, value, doc_id) for name, value in after - before]
-        self.db.execute("BEGIN")
-        self.db.executemany("INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?)", rows)
-        self.db.executemany("DELETE FROM refs WHERE idx = ? AND field = ? AND value = ? AND id = ?", gone)
-        self.db.executemany("INSERT OR IGNORE INTO refs VALUES (?, ?, ?, ?)", added)
-        self.db.execute("COMMIT")
+        try:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?)", rows)
+            self.db.executemany("DELETE FROM refs WHERE idx = ? AND field = ? AND value = ? AND id = ?", gone)
+            self.db.executemany("INSERT OR IGNORE INTO refs VALUES (?, ?, ?, ?)", added)
+            self.db.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            if err.sqlite_errorcode != sqlite3.SQLITE_FULL:
+                raise
+            raise StoreFull(f"the fold's store {self.path} filled its disk at {self.size():,} bytes: free space where "
+                            "RUNSEARCH_FOLD_DIR points, or point it at a larger disk (a fold needs about 5 KB per run, "
+                            "with its shared rows)") from None
         return conflicts
 
     def matching(self, index: str, query: dict[str, Any]) -> tuple[int, Iterator[str]]:

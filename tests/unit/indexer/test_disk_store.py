@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from runsearch.demo.dataset import History
 from runsearch.indexer.decode import Change
-from runsearch.indexer.disk_store import DiskStore
+from runsearch.indexer.disk_store import DiskStore, StoreFull
 from runsearch.indexer.memory_store import MemoryStore
 from runsearch.indexer.pipeline import Pipeline
 from runsearch.indexer.ports import Store
@@ -31,6 +31,13 @@ def store(tmp_path: Path) -> Iterator[DiskStore]:
     opened = DiskStore(tmp_path / "fold.sqlite")
     yield opened
     opened.close()
+
+
+def test_a_full_disk_is_one_line_naming_the_setting(store: DiskStore) -> None:
+    """SQLite's page limit stands in for the disk: both end a write with SQLITE_FULL."""
+    store.db.execute(f"PRAGMA max_page_count = {store.db.execute('PRAGMA page_count').fetchone()[0] + 4}")
+    with pytest.raises(StoreFull, match=r"fold.sqlite filled its disk at [\d,]+ bytes: free space where RUNSEARCH_FOLD_DIR"):
+        store.write("i", {f"r{i}": ({"blob": "x" * 4000}, None) for i in range(100)})  # 400 KB into 64 KiB
 
 
 def test_a_write_names_the_version_it_replaces_or_loses(store: DiskStore) -> None:
