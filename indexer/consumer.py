@@ -44,6 +44,7 @@ from runsearch.settings import Settings
 log = logging.getLogger(__name__)
 
 LAG_INTERVAL_SECONDS = 5.0
+COMMIT_TIMEOUT_MS = 10_000  # a commit kafka-python cannot make in this time is left to the next batch's
 KEEPALIVE_RECORDS = 500  # most records one keep-alive poll takes (applied with the next batch)
 # Errors of a server that is away or overloaded, or of nothing to write yet: the batch is retried with back-off,
 # never skipped, never committed.
@@ -207,7 +208,8 @@ class Indexer:
         assigned = self.consumer.assignment()
         self._applied = {tp: end for tp, end in self._applied.items() if tp in assigned}  # others' now
         try:
-            self.consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in self._applied.items()})
+            self.consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in self._applied.items()},
+                                 timeout_ms=COMMIT_TIMEOUT_MS)
             self._uncommitted = False
         except KafkaError as err:
             # A rebalance or a broker away: committed on the next batch or poll; until then a restart (or the
@@ -215,6 +217,10 @@ class Indexer:
             self._uncommitted = True
             metrics.COMMIT_FAILURES.inc()
             log.warning("commit failed; it is tried again", extra={"fields": {"error": type(err).__name__}})
+            # A topic deleted under the indexer stays assigned until the group rebalances, and a commit naming it
+            # fails, every batch: its partitions are left out from now on (nothing of it is left to commit).
+            existing = self.consumer.topics()
+            self._applied = {tp: end for tp, end in self._applied.items() if tp.topic in existing}
 
     def _fan_out_progress(self, done: int, total: int) -> None:
         metrics.FAN_OUT_REMAINING.set(total - done)
@@ -263,12 +269,15 @@ class Indexer:
         if time.monotonic() - self._lag_at < LAG_INTERVAL_SECONDS:
             return
         self._lag_at = time.monotonic()
-        assigned = list(self.consumer.assignment())
-        if not assigned:
-            return
         try:
-            ends = self.consumer.end_offsets(assigned)
-        except KafkaError:
+            # Not a topic deleted under the indexer (assigned until the group rebalances): kafka-python fails its
+            # end offsets with a KeyError, which stopped the indexer.
+            existing = self.consumer.topics()
+            assigned = [tp for tp in self.consumer.assignment() if tp.topic in existing]
+            ends = self.consumer.end_offsets(assigned) if assigned else {}
+        except (KafkaError, KeyError):  # a topic deleted meanwhile: measured next time
+            return
+        if not assigned:
             return
         lags = {tp: max(ends[tp] - self.consumer.position(tp), 0) for tp in assigned}
         for tp, lag in lags.items():

@@ -11,13 +11,15 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from kafka.admin import KafkaAdminClient
 from opensearchpy import NotFoundError
 from prometheus_client import REGISTRY
 
 from runsearch import clients
-from runsearch.demo.dataset import final_rows, generate
+from runsearch.demo.dataset import RowChange, final_rows, generate
 from runsearch.demo.events import Encoder
-from runsearch.indexer.consumer import Indexer
+from runsearch.demo.publish import publish
+from runsearch.indexer.consumer import COMMIT_TIMEOUT_MS, Indexer
 from runsearch.indexer.offsets import committed_offsets, end_offsets
 from runsearch.mappings import Names
 from runsearch.operations import deadletters
@@ -88,6 +90,33 @@ def test_a_write_block_on_the_index_holds_the_events_back_and_dead_letters_none(
     assert REGISTRY.get_sample_value("runsearch_indexer_retries_total") > retries_before
     assert list(deadletters.entries(settings)) == []
     assert_converged(settings, expected(final_rows(history.changes)))
+
+
+def test_a_topic_deleted_under_the_indexer_holds_back_no_other_table(settings: Settings) -> None:
+    """A CDC topic deleted while the indexer runs (an operator re-snapshotting a table) stays assigned until the group
+    rebalances. Commits naming it fail until they time out (kafka-python's: a minute, every batch), and kafka-python
+    fails its end offsets with a KeyError (it stopped the indexer). The other tables' changes still apply, each batch
+    held at most once by one commit's timeout."""
+    history = generate(runs=100, organizations=1, seed=13)
+    produce(settings, history.changes)
+    indexer = Indexer(settings)
+    drain(indexer)
+    admin = KafkaAdminClient(**clients.kafka(settings))
+    admin.delete_topics([settings.topic("tasks")])
+    admin.close()
+    runs = [c for c in history.changes if c.table == "workflow_runs"][-3:]
+    slowest = 0.0
+    for run in runs:  # one change at a time, each in batches of its own
+        publish(settings, [RowChange("workflow_runs", "u", {**run.row, "status": "terminated"}, 10**15)])
+        deadline = time.monotonic() + 60
+        while documents(settings, Names(settings.index_prefix).read_alias("runs"))[run.row["workflow_run_id"]][
+                "status"] != "terminated":
+            assert time.monotonic() < deadline, "a change of another table was held back"
+            began = time.monotonic()
+            indexer.run_once()
+            slowest = max(slowest, time.monotonic() - began)
+    indexer.close()
+    assert slowest < COMMIT_TIMEOUT_MS / 1000 + 5
 
 
 def _start_indexer(settings: Settings, log: Path) -> subprocess.Popen:

@@ -58,6 +58,7 @@ class FakeConsumer:
         self.journal, self.batches, self.commits = journal, list(batches), []
         self.failing_commits = 0
         self.config = {"group_id": "g"}
+        self.existing = {TOPIC}  # the topics Kafka lists (one deleted is assigned still, until a rebalance)
 
     def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[TopicPartition, list[Record]]:
         self.journal.events.append("poll")
@@ -68,7 +69,10 @@ class FakeConsumer:
             polled.setdefault(TopicPartition(rec.topic, rec.partition), []).append(rec)
         return polled
 
-    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+    def topics(self) -> set[str]:
+        return self.existing
+
+    def commit(self, offsets: dict[TopicPartition, Any], timeout_ms: int | None = None) -> None:
         if self.failing_commits:
             self.failing_commits -= 1
             self.journal.events.append("commit failed")
@@ -209,6 +213,18 @@ def test_a_failed_commit_is_made_good_by_the_next_one_or_when_idle() -> None:
     live.run_once()
     live.run_once()  # idle: the failed commit is tried again
     assert consumer.commits[-1] == {0: 1, 1: 1, 2: 1} and journal.events[-2:] == ["poll", "commit"]
+
+
+def test_a_deleted_topics_partitions_are_left_out_of_commits_once_one_fails() -> None:
+    """A topic deleted under the indexer stays assigned until the group rebalances, and a commit naming it fails
+    (after kafka-python's retries: every batch of every topic was held so)."""
+    live, consumer, _, writer, _ = indexer([records(0, 0, ["wr_a"]), records(1, 0, ["wr_b"])])
+    consumer.failing_commits, consumer.existing = 1, set()
+    live.run_once()  # applied; its commit fails, and the topic is no longer listed
+    assert writer.applied == ["wr_a"] and consumer.commits == []
+    consumer.existing = {TOPIC}  # created again: read, and committed, as any other
+    live.run_once()
+    assert writer.applied == ["wr_a", "wr_b"] and consumer.commits == [{1: 1}]
 
 
 def test_records_a_keep_alive_poll_takes_are_applied_with_the_next_batch_and_committed_then() -> None:
