@@ -11,6 +11,7 @@ committed per batch, explicitly).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -219,8 +220,9 @@ class Indexer:
             log.warning("commit failed; it is tried again", extra={"fields": {"error": type(err).__name__}})
             # A topic deleted under the indexer stays assigned until the group rebalances, and a commit naming it
             # fails, every batch: its partitions are left out from now on (nothing of it is left to commit).
-            existing = self.consumer.topics()
-            self._applied = {tp: end for tp, end in self._applied.items() if tp.topic in existing}
+            with contextlib.suppress(KafkaError):  # Kafka away: the next commit tries them all again
+                existing = self.consumer.topics()
+                self._applied = {tp: end for tp, end in self._applied.items() if tp.topic in existing}
 
     def _fan_out_progress(self, done: int, total: int) -> None:
         metrics.FAN_OUT_REMAINING.set(total - done)
@@ -274,10 +276,10 @@ class Indexer:
             # end offsets with a KeyError, which stopped the indexer.
             existing = self.consumer.topics()
             assigned = [tp for tp in self.consumer.assignment() if tp.topic in existing]
-            ends = self.consumer.end_offsets(assigned) if assigned else {}
+            if not assigned:
+                return
+            ends = self.consumer.end_offsets(assigned)
         except (KafkaError, KeyError):  # a topic deleted meanwhile: measured next time
-            return
-        if not assigned:
             return
         lags = {tp: max(ends[tp] - self.consumer.position(tp), 0) for tp in assigned}
         for tp, lag in lags.items():

@@ -58,7 +58,7 @@ class FakeConsumer:
         self.journal, self.batches, self.commits = journal, list(batches), []
         self.failing_commits = 0
         self.config = {"group_id": "g"}
-        self.existing = {TOPIC}  # the topics Kafka lists (one deleted is assigned still, until a rebalance)
+        self.existing: set[str] | None = {TOPIC}  # the topics Kafka lists (None: it cannot be asked)
 
     def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[TopicPartition, list[Record]]:
         self.journal.events.append("poll")
@@ -70,6 +70,8 @@ class FakeConsumer:
         return polled
 
     def topics(self) -> set[str]:
+        if self.existing is None:
+            raise KafkaTimeoutError("no broker")
         return self.existing
 
     def commit(self, offsets: dict[TopicPartition, Any], timeout_ms: int | None = None) -> None:
@@ -225,6 +227,15 @@ def test_a_deleted_topics_partitions_are_left_out_of_commits_once_one_fails() ->
     consumer.existing = {TOPIC}  # created again: read, and committed, as any other
     live.run_once()
     assert writer.applied == ["wr_a", "wr_b"] and consumer.commits == [{1: 1}]
+
+
+def test_a_commit_that_fails_while_kafka_cannot_list_its_topics_keeps_every_partition_for_the_next() -> None:
+    live, consumer, _, _, _ = indexer([records(0, 0, ["wr_a"])])
+    consumer.failing_commits, consumer.existing = 1, None
+    live.run_once()
+    consumer.existing = {TOPIC}
+    live.run_once()  # idle: tried again, whole
+    assert consumer.commits == [{0: 1}]
 
 
 def test_records_a_keep_alive_poll_takes_are_applied_with_the_next_batch_and_committed_then() -> None:
