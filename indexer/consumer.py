@@ -273,13 +273,13 @@ class Indexer:
         self._lag_at = time.monotonic()
         try:
             # Not a topic deleted under the indexer (assigned until the group rebalances): kafka-python fails its
-            # end offsets with a KeyError, which stopped the indexer.
-            existing = self.consumer.topics()
-            assigned = [tp for tp in self.consumer.assignment() if tp.topic in existing]
+            # end offsets with a KeyError, which stopped the indexer. Its metadata drops such a topic once a fetch
+            # has failed on it; a topic it lists is looked up there, without a request.
+            assigned = [tp for tp in self.consumer.assignment() if self.consumer.partitions_for_topic(tp.topic)]
             if not assigned:
                 return
             ends = self.consumer.end_offsets(assigned)
-        except (KafkaError, KeyError):  # a topic deleted meanwhile: measured next time
+        except (KafkaError, KeyError):  # a topic deleted since the metadata was fetched: measured next time
             return
         lags = {tp: max(ends[tp] - self.consumer.position(tp), 0) for tp in assigned}
         for tp, lag in lags.items():

@@ -69,6 +69,9 @@ class FakeConsumer:
             polled.setdefault(TopicPartition(rec.topic, rec.partition), []).append(rec)
         return polled
 
+    def partitions_for_topic(self, topic: str) -> set[int] | None:
+        return {0, 1, 2} if self.existing is None or topic in self.existing else None
+
     def topics(self) -> set[str]:
         if self.existing is None:
             raise KafkaTimeoutError("no broker")
