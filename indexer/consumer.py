@@ -275,7 +275,9 @@ class Indexer:
             # Not a topic deleted under the indexer (assigned until the group rebalances): kafka-python fails its
             # end offsets with a KeyError, which stopped the indexer. Its metadata drops such a topic once a fetch
             # has failed on it; a topic it lists is looked up there, without a request.
-            assigned = [tp for tp in self.consumer.assignment() if self.consumer.partitions_for_topic(tp.topic)]
+            every = self.consumer.assignment()
+            listed = {topic for topic in {tp.topic for tp in every} if self.consumer.partitions_for_topic(topic)}
+            assigned = [tp for tp in every if tp.topic in listed]
             if not assigned:
                 return
             ends = self.consumer.end_offsets(assigned)

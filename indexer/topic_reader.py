@@ -70,9 +70,11 @@ class TopicReader:
         # waiting on Kafka.
         self.waited = 0.0
 
-    def _failed(self, where: str, error: KafkaError) -> ReadFailed:
-        return ReadFailed(f"Kafka at {self.settings.kafka_bootstrap} (RUNSEARCH_KAFKA_BOOTSTRAP) failed a read of "
-                          f"{where}: {error.name()}: {error.str()}")
+    def _failed(self, what: str) -> ReadFailed:
+        return ReadFailed(f"Kafka at {self.settings.kafka_bootstrap} (RUNSEARCH_KAFKA_BOOTSTRAP) {what}")
+
+    def _error(self, where: str, error: KafkaError) -> ReadFailed:
+        return self._failed(f"failed a read of {where}: {error.name()}: {error.str()}")
 
     def __enter__(self) -> TopicReader:
         return self
@@ -89,7 +91,7 @@ class TopicReader:
             return {tp: self.consumer.get_watermark_offsets(Assigned(tp.topic, tp.partition), timeout)[0]
                     for tp in partitions}
         except KafkaException as failed:  # e.g. a partition of a topic deleted since the cut was taken
-            raise self._failed(_named([(tp.topic, tp.partition) for tp in partitions]), failed.args[0]) from None
+            raise self._error(_named([(tp.topic, tp.partition) for tp in partitions]), failed.args[0]) from None
 
     def read_from(self, positions: Offsets) -> None:
         """Read these partitions only, each from its position. A partition read already, and at that position, goes
@@ -113,8 +115,8 @@ class TopicReader:
         out, moved = [], False
         for message in messages:
             if (error := message.error()) is not None and error.code() != KafkaError._PARTITION_EOF:
-                raise self._failed(f"{message.topic()} [{message.partition()}]" if message.topic() else "the topics",
-                                   error)
+                raise self._error(f"{message.topic()} [{message.partition()}]" if message.topic() else "the topics",
+                                  error)
             tp, offset = (message.topic(), message.partition()), message.offset()
             # Only what follows a position (a partition no longer read may have a fetch still on its way).
             if offset is None or tp not in self.next or offset < self.next[tp]:
@@ -126,10 +128,10 @@ class TopicReader:
                 out.append(record(message))
         self.waited = 0.0 if moved else self.waited + time.monotonic() - began
         if self.waited > self.settings.replay_stall_seconds:
-            raise ReadFailed(f"Kafka at {self.settings.kafka_bootstrap} (RUNSEARCH_KAFKA_BOOTSTRAP) gave nothing of "
-                             f"{_named(list(self.next))} for {self.waited:.0f} s (RUNSEARCH_REPLAY_STALL_SECONDS): "
-                             "a topic deleted or recreated during the replay, a partition without a leader, or a "
-                             "transaction left open (a replay reads committed records only)")
+            raise self._failed(f"gave nothing of {_named(list(self.next))} for {self.waited:.0f} s "
+                               "(RUNSEARCH_REPLAY_STALL_SECONDS): a topic deleted or recreated during the replay, a "
+                               "partition without a leader, or a transaction left open (a replay reads committed "
+                               "records only)")
         return out
 
     def position(self, tp: TopicPartition) -> int:
