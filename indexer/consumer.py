@@ -33,6 +33,7 @@ from runsearch import clients
 from runsearch.errors import DataError
 from runsearch.indexer import collector, deadletter, deadletter_topic, metrics, offsets, store
 from runsearch.indexer.decode import Change, decode
+from runsearch.indexer.incarnations import Incarnations
 from runsearch.indexer.isolation import apply_isolating
 from runsearch.indexer.pipeline import Outcome
 from runsearch.indexer.ports import Applier
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 
 LAG_INTERVAL_SECONDS = 5.0
 COMMIT_TIMEOUT_MS = 10_000  # a commit kafka-python cannot make in this time is left to the next batch's
+# kafka-python's metadata refresh (its default: 5 minutes): a topic created again under the indexer, unseen until then,
+# is read from its start within this (`indexer.incarnations`). The request names the CDC topics only.
+METADATA_MAX_AGE_MS = 30_000
 KEEPALIVE_RECORDS = 500  # most records one keep-alive poll takes (applied with the next batch)
 # Errors of a server that is away or overloaded, or of nothing to write yet: the batch is retried with back-off,
 # never skipped, never committed.
@@ -114,7 +118,7 @@ class Indexer:
                 enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.batch_size,
                 fetch_max_bytes=settings.batch_max_bytes, max_poll_interval_ms=settings.max_poll_interval_ms,
                 # A killed indexer's partitions move to the others after 10 s, not the client default's 45 s.
-                session_timeout_ms=10_000, heartbeat_interval_ms=3_000,
+                session_timeout_ms=10_000, heartbeat_interval_ms=3_000, metadata_max_age_ms=METADATA_MAX_AGE_MS,
                 # Round-robin first: range, the client's first choice, gives the first of two indexers two of every
                 # topic's three partitions, so it alone carried two thirds of every stream (it lagged in the bench).
                 partition_assignment_strategy=(RoundRobinPartitionAssignor, RangePartitionAssignor),
@@ -130,6 +134,7 @@ class Indexer:
         self._carried: list[ConsumerRecord] = []  # taken by keep-alive polls, applied with the next batch
         self._applied: dict[TopicPartition, int] = {}  # per partition, the offset after the last event applied
         self._uncommitted = False  # a commit failed: try again, even when no more events come
+        self._incarnations = Incarnations()
         self._indices_ready = rebuild is not None  # a rebuild's indices are created by its caller
         self.progress = Progress(settings.progress_interval_seconds)
         self._lag = 0
@@ -158,7 +163,7 @@ class Indexer:
             self._indices_ready = self._retry("creating the first generation", self._prepare) is not None
         polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
         self._polled_at = time.monotonic()
-        messages, self._carried = self._carried + [rec for batch in polled.values() for rec in batch], []
+        messages, self._carried = self._current(self._carried + [rec for batch in polled.values() for rec in batch]), []
         if messages:
             self._apply(messages)
         elif self._uncommitted:
@@ -167,6 +172,24 @@ class Indexer:
         if (line := self.progress.due()) is not None:
             self._report({**line, "lag": self._lag, "newest_change_age_seconds": round(metrics.change_age(), 1)})
         return len(messages)
+
+    def _current(self, messages: list[ConsumerRecord]) -> list[ConsumerRecord]:
+        """`messages` without those of partitions whose topic was created again since their position was set: those
+        are read again from their start (`indexer.incarnations`), and nothing applied of them is committed."""
+        moved = self._incarnations.moved(self.consumer.assignment(), lambda topic: offsets.topic_id(self.consumer, topic),
+                                         self._stamp_committed)
+        if not moved:
+            return messages
+        log.warning("topic created again: its partitions are read from their start",
+                    extra={"fields": {"partitions": sorted(f"{tp.topic}[{tp.partition}]" for tp in moved)}})
+        for tp in moved:
+            self._applied.pop(tp, None)
+        self.consumer.seek_to_beginning(*moved)
+        return [rec for rec in messages if TopicPartition(rec.topic, rec.partition) not in moved]
+
+    def _stamp_committed(self, tp: TopicPartition) -> str:
+        committed = self._retry("reading a committed offset", lambda: self.consumer.committed(tp, metadata=True))
+        return committed.metadata if committed is not None else ""
 
     def _report(self, progress: dict[str, float]) -> None:
         """The progress line in the log, and as this indexer's heartbeat where `status` reads it (a heartbeat that
@@ -209,7 +232,8 @@ class Indexer:
         assigned = self.consumer.assignment()
         self._applied = {tp: end for tp, end in self._applied.items() if tp in assigned}  # others' now
         try:
-            self.consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in self._applied.items()},
+            self.consumer.commit({tp: OffsetAndMetadata(end, self._incarnations.stamp(tp), -1)
+                                  for tp, end in self._applied.items()},
                                  timeout_ms=COMMIT_TIMEOUT_MS)
             self._uncommitted = False
         except KafkaError as err:

@@ -11,18 +11,34 @@ from runsearch.indexer.tables import topics
 from runsearch.settings import Settings
 
 Offsets = dict[TopicPartition, int]
+# Offsets with the id of the topic's incarnation they belong to (`indexer.incarnations`), as commits carry them.
+Stamped = dict[TopicPartition, OffsetAndMetadata]
 
 
 def _partitions(consumer: KafkaConsumer, settings: Settings) -> list[TopicPartition]:
     return [TopicPartition(t, p) for t in topics(settings) for p in consumer.partitions_for_topic(t) or ()]
 
 
+def topic_id(consumer: KafkaConsumer, topic: str) -> str:
+    """The id of the topic's incarnation in the consumer's metadata, without a request ("": not known). kafka-python
+    keeps it in its cluster metadata only, which no public method reads."""
+    found = consumer._cluster.topic_id(topic)
+    return "" if found is None else str(found)
+
+
 def end_offsets(settings: Settings) -> Offsets:
     """The end of every partition of the CDC topics, now."""
+    return {tp: stamped.offset for tp, stamped in stamped_ends(settings).items()}
+
+
+def stamped_ends(settings: Settings) -> Stamped:
+    """The end of every partition of the CDC topics now, stamped with the incarnation of its topic (read before the
+    ends: a topic created again between the two is read from its start, never skipped)."""
     consumer = KafkaConsumer(**clients.kafka(settings))
     try:
-        ends: Offsets = consumer.end_offsets(_partitions(consumer, settings))
-        return ends
+        partitions = _partitions(consumer, settings)
+        ids = {tp.topic: topic_id(consumer, tp.topic) for tp in partitions}
+        return {tp: OffsetAndMetadata(end, ids[tp.topic], -1) for tp, end in consumer.end_offsets(partitions).items()}
     finally:
         consumer.close()
 
@@ -30,19 +46,25 @@ def end_offsets(settings: Settings) -> Offsets:
 def committed_offsets(settings: Settings, group: str) -> Offsets:
     """Where a consumer group stands on every partition (for the live indexer: what it has applied, give or take
     its batch in hand); 0 where it has committed nothing. One client (a waiting first build asks every 5 s)."""
+    return {tp: stamped.offset for tp, stamped in committed(settings, group).items()}
+
+
+def committed(settings: Settings, group: str) -> Stamped:
+    """`committed_offsets` with the stamps of the commits (offset 0, no stamp, where nothing is committed)."""
     consumer = KafkaConsumer(**clients.kafka(settings), group_id=group, enable_auto_commit=False)
     try:
-        return {tp: consumer.committed(tp) or 0 for tp in _partitions(consumer, settings)}
+        return {tp: consumer.committed(tp, metadata=True) or OffsetAndMetadata(0, "", -1)
+                for tp in _partitions(consumer, settings)}
     finally:
         consumer.close()
 
 
-def commit(settings: Settings, group: str, positions: Offsets) -> None:
+def commit(settings: Settings, group: str, positions: Stamped) -> None:
     """Set where a consumer group stands (one no process consumes with yet: a rebuild's, after its fold)."""
     consumer = KafkaConsumer(**clients.kafka(settings), group_id=group, enable_auto_commit=False)
     try:
         consumer.assign(list(positions))
-        consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in positions.items()})
+        consumer.commit(positions)
     finally:
         consumer.close()
 

@@ -131,8 +131,9 @@ class Reindex:
         if not self.folds:
             return None
         number = self.plan.generation
-        ends = offsets.end_offsets(self.settings)
-        folded = fold.fold(self.settings, self.os, self.names, number, ends, progress, dead_letters=self.first)
+        ends = offsets.stamped_ends(self.settings)
+        folded = fold.fold(self.settings, self.os, self.names, number, {tp: end.offset for tp, end in ends.items()},
+                           progress, dead_letters=self.first)
         offsets.commit(self.settings, offsets.rebuild_group(self.settings, number), ends)
         generations.register(self.os, self.names, number)
         return folded
@@ -191,7 +192,7 @@ class Reindex:
         on from where the served generation stands instead of replaying every topic into it again."""
         group = offsets.rebuild_group(self.settings, self.plan.generation)
         if self.first and not any(offsets.committed_offsets(self.settings, self.settings.consumer_group).values()):
-            offsets.commit(self.settings, self.settings.consumer_group, offsets.committed_offsets(self.settings, group))
+            offsets.commit(self.settings, self.settings.consumer_group, offsets.committed(self.settings, group))
         self.close()
         delete_groups(self.settings, [group])
 

@@ -10,21 +10,24 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+import orjson
 import pytest
 from kafka.admin import KafkaAdminClient
 from opensearchpy import NotFoundError
 from prometheus_client import REGISTRY
 
 from runsearch import clients
-from runsearch.demo.dataset import RowChange, final_rows, generate
+from runsearch.demo.dataset import History, RowChange, final_rows, generate
 from runsearch.demo.events import Encoder
 from runsearch.demo.publish import publish
+from runsearch.indexer import consumer
 from runsearch.indexer.consumer import COMMIT_TIMEOUT_MS, Indexer
 from runsearch.indexer.offsets import committed_offsets, end_offsets
 from runsearch.mappings import Names
 from runsearch.operations import deadletters
 from runsearch.operations.verification import verify
 from runsearch.settings import Settings
+from runsearch.stack import kafka as kafka_node
 from tests.harness import documents, drain, indexer_process, produce, wait_for_documents
 from tests.model import assert_documents_match, expected
 
@@ -117,6 +120,63 @@ def test_a_topic_deleted_under_the_indexer_holds_back_no_other_table(settings: S
             slowest = max(slowest, time.monotonic() - began)
     indexer.close()
     assert slowest < COMMIT_TIMEOUT_MS / 1000 + 5
+
+
+def _recreate_with_new_errors(settings: Settings, history: History, code: str, lsn: int) -> set[str]:
+    """Delete the tasks topic and create it again (an operator re-snapshotting the table), holding first a new
+    snapshot (from `lsn` on) that gives every task the error `code`, then more records than the old topic held (older versions of
+    the tasks: stale, they change nothing). Returns the runs whose documents must now hold `code`."""
+    topic = settings.topic("tasks")
+    admin = KafkaAdminClient(**clients.kafka(settings))
+    admin.delete_topics([topic])
+    deadline = time.monotonic() + 30
+    while topic in admin.list_topics():
+        time.sleep(0.1)
+    while topic not in admin.list_topics():  # a topic whose deletion Kafka has not finished is not created yet
+        assert time.monotonic() < deadline
+        kafka_node.create_topics(settings)
+    admin.close()
+    tasks = [row for table, row in final_rows(history.changes) if table == "tasks" and row["workflow_run_id"]]
+    snapshot = [RowChange("tasks", "r", {**row, "errors": orjson.dumps([{"error_code": code}]).decode()}, lsn + i)
+                for i, row in enumerate(tasks)]
+    publish(settings, snapshot + [c for c in history.changes if c.table == "tasks"] * 3)
+    return {row["workflow_run_id"] for row in tasks}
+
+
+def _without(settings: Settings, runs: set[str], code: str) -> set[str]:
+    docs = documents(settings, Names(settings.index_prefix).read_alias("runs"))
+    return {run for run in runs if code not in docs[run]["error_codes"]}
+
+
+def test_a_topic_created_again_under_the_indexer_is_read_from_its_start(settings: Settings,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A topic deleted and created again between two metadata refreshes of the consumer: kafka-python fetched the new
+    topic from the old one's positions, so its first records (here the whole new snapshot) were skipped for good. An
+    indexer that has not seen the new topic's id yet still does (its metadata is refreshed every 300 s here), but it
+    stamps its commits with the id it read by: the next process reads the new topic from its start, and so does a
+    running one once its metadata names the new topic (every second here)."""
+    history = generate(runs=100, organizations=1, seed=14)
+    produce(settings, history.changes)
+    monkeypatch.setattr(consumer, "METADATA_MAX_AGE_MS", 300_000)
+    blind = Indexer(settings)
+    drain(blind)
+    runs = _recreate_with_new_errors(settings, history, "RESNAPSHOT", 10**15)
+    drain(blind)
+    assert _without(settings, runs, "RESNAPSHOT") == runs  # skipped, as kafka-python alone does
+    blind.close()
+
+    monkeypatch.setattr(consumer, "METADATA_MAX_AGE_MS", 1_000)
+    indexer = Indexer(settings)
+    drain(indexer)
+    assert _without(settings, runs, "RESNAPSHOT") == set()  # the stale commit's stamp named the old topic
+
+    runs = _recreate_with_new_errors(settings, history, "AGAIN", 2 * 10**15)
+    deadline = time.monotonic() + 60
+    while _without(settings, runs, "AGAIN"):
+        assert time.monotonic() < deadline, "the new topic was not read from its start"
+        indexer.run_once()
+    indexer.close()
+    assert list(deadletters.entries(settings)) == []
 
 
 def _start_indexer(settings: Settings, log: Path) -> subprocess.Popen:

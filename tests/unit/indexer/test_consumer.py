@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from kafka import TopicPartition
 from kafka.errors import CommitFailedError, KafkaTimeoutError
+from kafka.structs import OffsetAndMetadata
 
 from runsearch.demo.dataset import RowChange
 from runsearch.demo.events import messages
@@ -59,6 +60,19 @@ class FakeConsumer:
         self.failing_commits = 0
         self.config = {"group_id": "g"}
         self.existing: set[str] | None = {TOPIC}  # the topics Kafka lists (None: it cannot be asked)
+        self.incarnation = "t1"  # the topic's id in the consumer's metadata
+        self.stamps: dict[int, str] = {}  # per partition, what the committed offset was stamped with
+        self.sought: list[set[int]] = []  # partitions sent back to their start
+        self._cluster = self  # where kafka-python keeps topic ids
+
+    def topic_id(self, topic: str) -> str:
+        return self.incarnation
+
+    def committed(self, tp: TopicPartition, metadata: bool = False) -> OffsetAndMetadata | None:
+        return OffsetAndMetadata(1, self.stamps[tp.partition], -1) if tp.partition in self.stamps else None
+
+    def seek_to_beginning(self, *partitions: TopicPartition) -> None:
+        self.sought.append({tp.partition for tp in partitions})
 
     def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[TopicPartition, list[Record]]:
         self.journal.events.append("poll")
@@ -83,6 +97,7 @@ class FakeConsumer:
             self.journal.events.append("commit failed")
             raise CommitFailedError("rebalanced")
         self.commits.append({tp.partition: meta.offset for tp, meta in offsets.items()})
+        self.stamps = {tp.partition: meta.metadata for tp, meta in offsets.items()}
         self.journal.events.append("commit")
 
     def assignment(self) -> set[TopicPartition]:
@@ -250,6 +265,30 @@ def test_records_a_keep_alive_poll_takes_are_applied_with_the_next_batch_and_com
     writer.during.clear()
     live.run_once()
     assert writer.applied == ["wr_a", "wr_b"] and consumer.commits[-1] == {0: 2}
+
+
+def test_a_topic_created_again_is_read_from_its_start_and_nothing_read_of_it_before_is_committed() -> None:
+    """kafka-python goes on from the old topic's positions in the new one (records 7 and on of partition 0 here):
+    those are left out, and the partitions read again from their start."""
+    live, consumer, _, writer, _ = indexer([records(0, 5, ["wr_a"]), records(0, 7, ["wr_b"]) + records(1, 3, ["wr_c"]),
+                                            records(0, 0, ["wr_new"])])
+    live.run_once()
+    assert consumer.commits == [{0: 6}] and consumer.stamps == {0: "t1"}
+    consumer.incarnation = "t2"
+    live.run_once()
+    assert consumer.sought == [{0, 1, 2}] and writer.applied == ["wr_a"] and consumer.commits == [{0: 6}]
+    live.run_once()
+    assert writer.applied == ["wr_a", "wr_new"] and consumer.commits[-1] == {0: 1} and consumer.stamps == {0: "t2"}
+
+
+def test_a_commit_stamped_with_another_incarnation_sends_its_partition_to_the_start() -> None:
+    """The process that committed it had gone on from an old topic's position in a new one."""
+    live, consumer, _, writer, _ = indexer([records(0, 7, ["wr_a"]), records(0, 0, ["wr_b"])])
+    consumer.stamps, consumer.incarnation = {0: "t1", 1: "t2"}, "t2"
+    live.run_once()
+    assert consumer.sought == [{0}] and writer.applied == []
+    live.run_once()
+    assert writer.applied == ["wr_b"] and consumer.commits == [{0: 1}]
 
 
 @pytest.mark.parametrize("value", [b"", b"[]", b'{"op": "c"}'])
