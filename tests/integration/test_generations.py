@@ -18,7 +18,7 @@ import jwt
 import psutil
 import pytest
 from fastapi.testclient import TestClient
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer
 from opensearchpy import helpers
 
 from runsearch import clients
@@ -26,6 +26,7 @@ from runsearch.api.app import create_app
 from runsearch.demo.dataset import History, final_rows, generate
 from runsearch.indexer import generations, offsets
 from runsearch.indexer.consumer import Indexer
+from runsearch.indexer.tables import topics
 from runsearch.mappings import Layout, Names
 from runsearch.operations import deadletters, lease, maintenance, reindex
 from runsearch.settings import Settings
@@ -378,6 +379,12 @@ def test_a_first_build_by_reindex_hands_its_place_to_the_live_indexer(settings: 
     assert built.returncode == 0 and "build generation 1" in built.stdout, built.stdout + built.stderr
     assert served(settings) == 1
     assert offsets.committed_offsets(settings, settings.consumer_group) == offsets.end_offsets(settings)
+    admin = KafkaAdminClient(**clients.kafka(settings))
+    ids = {topic["name"]: str(topic["topic_id"]) for topic in admin.describe_topics(list(topics(settings)))}
+    admin.close()
+    # Each handed-over offset names the topic it belongs to (a topic created again since would be read from its start).
+    assert {tp: stamped.metadata for tp, stamped in offsets.committed(settings, settings.consumer_group).items()} == {
+        tp: ids[tp.topic] for tp in offsets.end_offsets(settings)}
     runs = Names(settings.index_prefix).index("runs", 1)
     client = clients.opensearch(settings)
     folded = client.indices.stats(index=runs, metric="indexing")["_all"]["primaries"]["indexing"]["index_total"]
