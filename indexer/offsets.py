@@ -26,6 +26,17 @@ def topic_id(consumer: KafkaConsumer, topic: str) -> str:
     return "" if found is None else str(found)
 
 
+def topic_ids(settings: Settings, names: list[str]) -> dict[str, str]:
+    """The id of each topic's incarnation now ("": a topic Kafka does not list)."""
+    consumer = KafkaConsumer(**clients.kafka(settings))
+    try:
+        for name in names:
+            consumer.partitions_for_topic(name)  # the topic's metadata, ids included
+        return {name: topic_id(consumer, name) for name in names}
+    finally:
+        consumer.close()
+
+
 def end_offsets(settings: Settings) -> Offsets:
     """The end of every partition of the CDC topics, now."""
     return {tp: stamped.offset for tp, stamped in stamped_ends(settings).items()}

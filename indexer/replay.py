@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from kafka.consumer.fetcher import ConsumerRecord
 
-from runsearch.indexer import collector, superseded
+from runsearch.indexer import collector, offsets, superseded
 from runsearch.indexer.consumer import decode_batch
 from runsearch.indexer.deadletter import Letter
 from runsearch.indexer.offsets import Offsets
@@ -21,7 +21,7 @@ from runsearch.indexer.pipeline import Pipeline
 from runsearch.indexer.ports import Store
 from runsearch.indexer.split import WHOLE, Part
 from runsearch.indexer.tables import TABLES, topics
-from runsearch.indexer.topic_reader import TopicReader
+from runsearch.indexer.topic_reader import ReadFailed, TopicReader
 from runsearch.mappings import Generation
 from runsearch.settings import Settings
 
@@ -107,6 +107,7 @@ class Replay:
         self.reader = TopicReader(settings, settings.batch_max_bytes)
         self.tasks: set[str] = set()  # tasks that belonged to a run in scope
         self.positions: Offsets = {}  # per partition: the next event to read (every one before it is read)
+        self.incarnations: dict[str, str] = {}  # per topic read, its id when the replay began reading it
 
     def __enter__(self) -> Replay:
         return self
@@ -139,6 +140,8 @@ class Replay:
         bytes), the tasks ran up to five batches ahead of the runs and a run was merged in three batches on
         average."""
         parts = [tp for tp, end in cut.items() if end > 0]
+        if new := sorted({tp.topic for tp in parts} - self.incarnations.keys()):
+            self.incarnations |= offsets.topic_ids(self.settings, new)
         if unknown := [tp for tp in parts if tp not in self.positions]:
             self.positions.update(self.reader.beginning_offsets(unknown))
         start = {tp: self.positions[tp] for tp in parts}
@@ -169,7 +172,17 @@ class Replay:
                     collect()
                 progress(phase, read, total)
             self._apply(pending)
+        self._same_incarnations()
         return read
+
+    def _same_incarnations(self) -> None:
+        """A topic deleted and created again under a replay with more records than its positions is read on from them
+        by librdkafka, without a word (tried: the new topic's first 20 records skipped): what was read would mix
+        both. Its topic id tells."""
+        now = offsets.topic_ids(self.settings, sorted(self.incarnations))
+        if again := [topic for topic, then in self.incarnations.items() if then and now[topic] and now[topic] != then]:
+            raise ReadFailed(f"{', '.join(sorted(again))} was deleted and created again during the replay (its topic id "
+                             "changed): what was read mixes both; run it again")
 
     def _apply(self, records: list[ConsumerRecord]) -> None:
         if not records:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from kafka.admin import KafkaAdminClient
 from opensearchpy import NotFoundError, TransportError, helpers
 
 from runsearch import clients
@@ -28,6 +29,22 @@ from runsearch.stack import kafka as kafka_node
 def produce(settings: Settings, changes: Iterable[RowChange], encoder: Encoder | None = None) -> int:
     kafka_node.create_topics(settings)
     return publish(settings, changes, encoder)
+
+
+def create_again(settings: Settings, table: str) -> None:
+    """Delete a table's topic and create it again, empty (an operator re-snapshotting the table)."""
+    topic = settings.topic(table)
+    admin = KafkaAdminClient(**clients.kafka(settings))
+    try:
+        admin.delete_topics([topic])
+        deadline = time.monotonic() + 30
+        while topic in admin.list_topics():
+            time.sleep(0.1)
+        while topic not in admin.list_topics():  # a topic whose deletion Kafka has not finished is not created yet
+            assert time.monotonic() < deadline
+            kafka_node.create_topics(settings)
+    finally:
+        admin.close()
 
 
 def drain(indexer: Indexer, timeout: float = 120.0) -> None:

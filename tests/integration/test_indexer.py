@@ -27,8 +27,7 @@ from runsearch.mappings import Names
 from runsearch.operations import deadletters
 from runsearch.operations.verification import verify
 from runsearch.settings import Settings
-from runsearch.stack import kafka as kafka_node
-from tests.harness import documents, drain, indexer_process, produce, wait_for_documents
+from tests.harness import create_again, documents, drain, indexer_process, produce, wait_for_documents
 from tests.model import assert_documents_match, expected
 
 pytestmark = pytest.mark.integration
@@ -126,16 +125,7 @@ def _recreate_with_new_errors(settings: Settings, history: History, code: str, l
     """Delete the tasks topic and create it again (an operator re-snapshotting the table), holding first a new
     snapshot (from `lsn` on) that gives every task the error `code`, then more records than the old topic held (older versions of
     the tasks: stale, they change nothing). Returns the runs whose documents must now hold `code`."""
-    topic = settings.topic("tasks")
-    admin = KafkaAdminClient(**clients.kafka(settings))
-    admin.delete_topics([topic])
-    deadline = time.monotonic() + 30
-    while topic in admin.list_topics():
-        time.sleep(0.1)
-    while topic not in admin.list_topics():  # a topic whose deletion Kafka has not finished is not created yet
-        assert time.monotonic() < deadline
-        kafka_node.create_topics(settings)
-    admin.close()
+    create_again(settings, "tasks")
     tasks = [row for table, row in final_rows(history.changes) if table == "tasks" and row["workflow_run_id"]]
     snapshot = [RowChange("tasks", "r", {**row, "errors": orjson.dumps([{"error_code": code}]).decode()}, lsn + i)
                 for i, row in enumerate(tasks)]

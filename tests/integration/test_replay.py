@@ -9,13 +9,15 @@ from typing import Any
 import pytest
 
 from runsearch.demo.dataset import final_rows, generate
+from runsearch.demo.publish import publish
 from runsearch.indexer.memory_store import MemoryStore
 from runsearch.indexer.offsets import end_offsets
 from runsearch.indexer.ports import Writes
 from runsearch.indexer.replay import Replay
+from runsearch.indexer.topic_reader import ReadFailed
 from runsearch.mappings import Names
 from runsearch.settings import Settings
-from tests.harness import produce
+from tests.harness import create_again, produce
 from tests.model import assert_documents_match, expected
 
 pytestmark = pytest.mark.integration
@@ -70,3 +72,24 @@ def test_a_replay_whose_cut_moves_on_misses_no_event(settings: Settings) -> None
         assert_documents_match(store.runs(), expected(final_rows(history.changes[:half])))
         assert replay.advance(end_offsets(settings), lambda *_: None) == len(history.changes) - half
     assert_documents_match(store.runs(), expected(final_rows(history.changes)))
+
+
+def test_a_topic_created_again_under_a_replay_stops_it(settings: Settings) -> None:
+    """librdkafka reads a topic deleted and created again (with more records than before) on from the old topic's
+    positions, without a word: the replay would mix both and skip the new topic's first records. It stops instead,
+    naming the topic. (Created again with fewer records, nothing comes: `test_topic_reader.py`.)"""
+    history = generate(runs=300, organizations=1, seed=15)
+    produce(settings, history.changes)
+    tasks = [c for c in history.changes if c.table == "tasks"]
+    recreated: list[str] = []
+
+    def midway(phase: str, done: int, total: int) -> None:
+        if not recreated and done > total // 2:
+            create_again(settings, "tasks")
+            publish(settings, tasks * 3)
+            recreated.append(phase)
+
+    gone = rf"{settings.topic('tasks')} was deleted and created again during the replay"
+    with Replay(settings, MemoryStore(), TARGET, batch=500) as replay, pytest.raises(ReadFailed, match=gone):
+        replay.advance(end_offsets(settings), midway)
+    assert recreated
