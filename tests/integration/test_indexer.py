@@ -123,8 +123,8 @@ def test_a_topic_deleted_under_the_indexer_holds_back_no_other_table(settings: S
 
 def _recreate_with_new_errors(settings: Settings, history: History, code: str, lsn: int) -> set[str]:
     """Delete the tasks topic and create it again (an operator re-snapshotting the table), holding first a new
-    snapshot (from `lsn` on) that gives every task the error `code`, then more records than the old topic held (older versions of
-    the tasks: stale, they change nothing). Returns the runs whose documents must now hold `code`."""
+    snapshot (from `lsn` on) that gives every task the error `code`, then more records than the old topic held
+    (older versions of the tasks: stale, they change nothing). Returns the runs whose documents must now hold `code`."""
     create_again(settings, "tasks")
     tasks = [row for table, row in final_rows(history.changes) if table == "tasks" and row["workflow_run_id"]]
     snapshot = [RowChange("tasks", "r", {**row, "errors": orjson.dumps([{"error_code": code}]).decode()}, lsn + i)
