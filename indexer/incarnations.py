@@ -17,6 +17,11 @@ from dataclasses import dataclass, field
 from kafka import TopicPartition
 
 
+def differ(then: str, now: str) -> bool:
+    """Whether two topic ids name different incarnations ("", not known, differs from none)."""
+    return bool(then and now and then != now)
+
+
 @dataclass
 class Incarnations:
     # Per assigned partition, the topic id its position belongs to ("": not known yet).
@@ -34,7 +39,7 @@ class Incarnations:
         for tp in assigned:
             now = current(tp.topic) or ""
             then = self.believed[tp] if tp in self.believed else committed(tp)
-            if now and then and now != then:
+            if differ(then, now):
                 moved.add(tp)
             self.believed[tp] = now or then
         return moved

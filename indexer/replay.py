@@ -16,6 +16,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from runsearch.indexer import collector, offsets, superseded
 from runsearch.indexer.consumer import decode_batch
 from runsearch.indexer.deadletter import Letter
+from runsearch.indexer.incarnations import differ
 from runsearch.indexer.offsets import Offsets
 from runsearch.indexer.pipeline import Pipeline
 from runsearch.indexer.ports import Store
@@ -180,7 +181,7 @@ class Replay:
         by librdkafka, without a word (tried: the new topic's first 20 records skipped): what was read would mix
         both. Its topic id tells."""
         now = offsets.topic_ids(self.settings, sorted(self.incarnations))
-        if again := [topic for topic, then in self.incarnations.items() if then and now[topic] and now[topic] != then]:
+        if again := [topic for topic, then in self.incarnations.items() if differ(then, now[topic])]:
             raise ReadFailed(f"{', '.join(sorted(again))} was deleted and created again during the replay (its topic id "
                              "changed): what was read mixes both; run it again")
 
