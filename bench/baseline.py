@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from runsearch.api import docs
-from runsearch.api.auth import InvalidCredentials, claimed_organization
+from runsearch.api.auth import InvalidCredentials, claims
 from runsearch.bench.platform import AUTHENTICATE, count_by_status, list_runs, row_from_database
 from runsearch.indexer.rows import WorkflowRunRow
 
@@ -37,7 +37,7 @@ def create_baseline_app(dsn: str, jwt_secret: str) -> FastAPI:
     app = FastAPI(title="platform baseline", lifespan=lifespan)
 
     async def organization(request: Request, x_api_key: docs.ApiKey = None) -> str:
-        org = claimed_organization(x_api_key, jwt_secret)
+        org = claims(x_api_key, jwt_secret).organization
         async with request.app.state.pool.connection() as conn:
             found = await (await conn.execute(AUTHENTICATE, {"org": org, "token": x_api_key})).fetchone()
         if found is None:

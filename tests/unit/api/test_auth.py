@@ -4,13 +4,15 @@ against real servers: tests/integration/test_tenancy.py."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
+import jwt
 import pytest
 from opensearchpy.exceptions import TransportError
 
 from runsearch.api import auth
-from runsearch.api.auth import Authenticator, InvalidCredentials, claimed_organization
+from runsearch.api.auth import Authenticator, Claims, InvalidCredentials, claims
 from runsearch.demo.dataset import api_key
 from runsearch.digest import sha256
 
@@ -40,10 +42,14 @@ def check(authenticator: Authenticator, key: str | None) -> str:
 
 
 def test_a_key_is_valid_only_if_signed_by_the_secret_with_a_string_subject() -> None:
-    assert claimed_organization(api_key("o_1", SECRET), SECRET) == "o_1"
-    for bad in (None, "", "not-a-jwt", api_key("o_1", SECRET + "-other")):
+    assert claims(api_key("o_1", SECRET), SECRET) == Claims("o_1")
+    expiring = jwt.encode({"sub": "o_1", "exp": 4_000_000_000}, SECRET, algorithm="HS256")
+    assert claims(expiring, SECRET) == Claims("o_1", 4_000_000_000.0)
+    expired = jwt.encode({"sub": "o_1", "exp": 1_700_000_000}, SECRET, algorithm="HS256")
+    numeric_subject = jwt.encode({"sub": 1}, SECRET, algorithm="HS256")
+    for bad in (None, "", "not-a-jwt", api_key("o_1", SECRET + "-other"), expired, numeric_subject):
         with pytest.raises(InvalidCredentials):
-            claimed_organization(bad, SECRET)
+            claims(bad, SECRET)
 
 
 def test_a_confirmed_key_is_cached_for_its_time_and_checked_again_after(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,6 +66,23 @@ def test_a_confirmed_key_is_cached_for_its_time_and_checked_again_after(monkeypa
     with pytest.raises(InvalidCredentials):
         check(authenticator, key)
     assert search.searches == 2
+
+
+def test_a_cached_key_is_not_verified_again_but_an_expiring_one_is_checked_again_at_its_expiry(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    expiring = jwt.encode({"sub": "o_1", "exp": int(time.time()) + 10}, SECRET, algorithm="HS256")
+    search = FakeSearch({(sha256(expiring), "o_1")})
+    clock = [100.0]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    authenticator = Authenticator(search, "keys", SECRET, ttl_seconds=30)  # type: ignore[arg-type]
+    assert check(authenticator, expiring) == "o_1"
+    verified = []
+    monkeypatch.setattr(auth, "claims", lambda key, secret: verified.append(key) or claims(key, secret))
+    clock[0] += 8
+    assert check(authenticator, expiring) == "o_1" and not verified and search.searches == 1  # from the cache
+    clock[0] += 3  # past its `exp` (the cache's 30 s are not)
+    check(authenticator, expiring)  # PyJWT's clock has not moved: still valid for it, but verified and looked up again
+    assert verified == [expiring] and search.searches == 2
 
 
 def test_a_key_of_one_organization_never_passes_for_another_and_unknown_keys_are_never_cached() -> None:

@@ -3,10 +3,14 @@ nowhere but to the clients and child processes; the API refuses the development 
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import UTC, datetime
 
 import confluent_kafka
+import orjson
 import pytest
+from opensearchpy.serializer import JSONSerializer
 
 from runsearch import clients
 from runsearch.api.app import DevelopmentSecret, create_app
@@ -45,6 +49,15 @@ def test_opensearch_over_https_checks_certificates_and_authenticates() -> None:
     certificate = clients._opensearch_options(Settings(opensearch_url="https://a:9200", opensearch_client_cert="/c.pem",  # type: ignore[arg-type]
                                                        opensearch_client_key="/k.pem"))
     assert (certificate["client_cert"], certificate["client_key"]) == ("/c.pem", "/k.pem")
+
+
+def test_bodies_are_written_as_the_standard_serializer_writes_them() -> None:
+    body = {"query": {"term": {"organization_id": "o_é"}}, "size": 10, "at": datetime(2026, 11, 30, tzinfo=UTC),
+            "huge": 2**70, "ratio": 0.5, "none": None}
+    written = clients.OrjsonSerializer().dumps(body)
+    assert orjson.loads(written) == json.loads(JSONSerializer().dumps(body)) == {
+        **body, "at": "2026-11-30T00:00:00+00:00"}
+    assert clients.OrjsonSerializer().dumps('{"already": "json"}') == '{"already": "json"}'
 
 
 @pytest.mark.parametrize("protocol, mechanism", [("SASL_SSL", "SCRAM-SHA-512"), ("SASL_SSL", "PLAIN"), ("SSL", None)])
