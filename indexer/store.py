@@ -35,10 +35,13 @@ def bulk_failure(result: dict[str, Any]) -> tuple[bool, str]:
     """A failed bulk item: whether writing it again later can succeed (OpenSearch overloaded: 429, failing: 5xx, the
     alias missing: 404, or the index closed to writes: 401, 403, a write block or a role without the permission), and
     how to name it in an error: its id, status and the error's type only (the error's reason can quote the document's
-    content). A 403 is no fault of the document: made a dead letter, every event would be one until the block went."""
+    content). A 403 is no fault of the document: made a dead letter, every event would be one until the block went.
+    A request that got no answer (a timeout, no connection: the status is the client's word for it) can succeed too."""
     status = result.get("status", 500)
     error = result.get("error")
     kind = error.get("type") if isinstance(error, dict) else error
+    if not isinstance(status, int):  # the whole request failed before OpenSearch answered (a timeout, no connection)
+        return True, f"{result.get('_id')}: {status}"
     return status in (401, 403, 404, 429) or status >= 500, f"{result.get('_id')}: {status} {kind}"
 
 

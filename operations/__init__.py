@@ -20,6 +20,9 @@ The guarantees (the README's operator section says what proves each):
 
 from runsearch.errors import RunsearchError
 
+# Of every OpenSearch request of an operator's command and of each fold part: bulk writes at the bulk ceiling can wait
+# in OpenSearch's queue far longer than a search (one took over 30 s in a 1,000,000-run rebuild).
+REQUEST_TIMEOUT_SECONDS = 120
 SAMPLE = 10_000  # runs a verification compares from the index, and about as many from the topics, unless told
 
 

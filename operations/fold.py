@@ -18,6 +18,7 @@ dies, stops the rebuild at part 0's next step (`operations.fold_parts`).
 from __future__ import annotations
 
 import functools
+import logging
 import os as os_module
 import shutil
 import tempfile
@@ -28,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from opensearchpy import OpenSearch, helpers
-from opensearchpy.exceptions import TransportError
 
 from runsearch import clients, logs, mappings
 from runsearch.indexer import deadletter_topic
@@ -38,10 +38,12 @@ from runsearch.indexer.replay import Progress, Replay, stopping_when_orphaned
 from runsearch.indexer.split import Part
 from runsearch.indexer.store import bulk_failure
 from runsearch.mappings import KINDS, Names
-from runsearch.operations import Refused, fold_parts
+from runsearch.operations import REQUEST_TIMEOUT_SECONDS, Refused, fold_parts
 from runsearch.settings import Settings
 
-RETRIES = 5  # rounds of writing again what OpenSearch could not take now (429, 5xx, a missing alias)
+log = logging.getLogger(__name__)
+
+RETRIES = 5  # rounds of writing again what OpenSearch could not take now (429, 5xx, a missing alias, a timeout)
 
 
 @dataclass
@@ -108,8 +110,8 @@ def _fold_child(settings: Settings, number: int, cut: Offsets, part: Part, dead_
                 parent: int) -> Folded:
     """A part folded in a process of its own, which stops once the rebuild that started it is gone."""
     logs.setup(settings.log_level)
-    return _fold_part(settings, clients.opensearch(settings), Names(settings.index_prefix), number, cut, part,
-                      dead_letters, folder, stopping_when_orphaned(parent, f"fold part {part.index}"))
+    return _fold_part(settings, clients.opensearch(settings, REQUEST_TIMEOUT_SECONDS), Names(settings.index_prefix),
+                      number, cut, part, dead_letters, folder, stopping_when_orphaned(parent, f"fold part {part.index}"))
 
 
 def _fold_part(settings: Settings, os: OpenSearch, names: Names, number: int, cut: Offsets, part: Part,
@@ -143,29 +145,32 @@ def folder_of(settings: Settings, names: Names, number: int) -> Path:
 def _write(settings: Settings, os: OpenSearch, store: DiskStore, kind: str, index: str, alias: str,
            progress: Progress) -> int:
     """Every document of one index of the store, created through `alias`; what OpenSearch cannot take now
-    (`store.bulk_failure`) is written again, up to RETRIES rounds."""
+    (`store.bulk_failure`: also a request that timed out or could not be sent) is written again, up to RETRIES
+    rounds. A document sent again that exists already (409) was created by the request whose answer was lost: the
+    same document, as nothing else writes the generation yet."""
     phase, total, done = f"writing the {kind} documents", store.count(index), 0
     again: list[str] | None = None  # None: every document
     for round_ in range(RETRIES + 1):
         # Each source is the stored JSON text, sent as it is.
         actions = ({"_op_type": "create", "_index": alias, "_id": doc_id, "_source": source.decode()}
                    for doc_id, source in store.documents(index, again))
-        failed = []
+        sent_before, failed = set(again or ()), []
         try:
             for ok, item in helpers.parallel_bulk(os, actions, thread_count=2, chunk_size=1000,
                                                   max_chunk_bytes=settings.bulk_max_bytes, raise_on_error=False,
-                                                  require_alias="true"):
+                                                  raise_on_exception=False, require_alias="true"):
                 result = item["create"]
+                ok = ok or (result.get("status") == 409 and result["_id"] in sent_before)
                 done += ok
                 if not ok:
                     failed.append(result)
                 if done % 1000 == 0:
                     progress(phase, done, total)
-        except TransportError as err:
-            if err.status_code != 413:
-                raise
+        finally:
+            actions.close()  # before the store closes: a generator left to the collector reads a closed database
+        if any(r.get("status") == 413 for r in failed):
             raise Refused("a document of the fold is larger than OpenSearch takes in one request (413): raise its "
-                          "http.max_content_length, or rebuild with `runsearch reindex --no-fold`") from None
+                          "http.max_content_length, or rebuild with `runsearch reindex --no-fold`")
         if refused := [described for transient, described in map(bulk_failure, failed) if not transient]:
             raise Refused(f"OpenSearch refused document {refused[0]} of the fold; rebuild with "
                           "`runsearch reindex --no-fold`, which makes the events behind it dead letters")
@@ -175,6 +180,9 @@ def _write(settings: Settings, os: OpenSearch, store: DiskStore, kind: str, inde
         if round_ == RETRIES:
             raise Refused(f"OpenSearch could not take {len(again)} documents of the fold after {RETRIES} rounds: "
                           "run `runsearch reindex` again once it is healthy")
+        log.warning("documents of the fold are written again", extra={"fields": {
+            "index": alias, "documents": len(again), "round": round_ + 1,
+            "status": sorted({str(r.get("status")) for r in failed})}})
         time.sleep(2 ** round_)
     progress(phase, done, total)
     return done

@@ -12,7 +12,7 @@ from runsearch import clients
 from runsearch.indexer import generations, offsets
 from runsearch.indexer.consumer import Indexer
 from runsearch.mappings import Layout, Names
-from runsearch.operations import Refused, fold, lease, verification
+from runsearch.operations import REQUEST_TIMEOUT_SECONDS, Refused, fold, lease, verification
 from runsearch.operations.fold import Folded
 from runsearch.settings import Settings
 
@@ -35,7 +35,7 @@ class Rebuilt:
 
 
 def context(settings: Settings) -> tuple[OpenSearch, Names]:
-    return clients.opensearch(settings, timeout=120), Names(settings.index_prefix)
+    return clients.opensearch(settings, timeout=REQUEST_TIMEOUT_SECONDS), Names(settings.index_prefix)
 
 
 def delete_groups(settings: Settings, groups: list[str]) -> list[str]:

@@ -1,10 +1,12 @@
-"""A loopback TCP proxy that a test can cut and restore, to make a server unreachable for a while."""
+"""A loopback TCP proxy that a test can cut and restore, to make a server unreachable for a while, or that holds
+the server's next answers back, to make them come too late."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+import time
 
 
 class Proxy:
@@ -16,6 +18,7 @@ class Proxy:
         self.up.set()
         self.connections: list[socket.socket] = []
         self.lock = threading.Lock()
+        self.late, self.late_seconds = 0, 0.0
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -34,12 +37,14 @@ class Proxy:
                 continue
             with self.lock:
                 self.connections += [client, server]
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, answers in ((client, server, False), (server, client, True)):
+                threading.Thread(target=self._pipe, args=(a, b, answers), daemon=True).start()
 
-    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket, answers: bool) -> None:
         try:
             while data := source.recv(65536):
+                if answers and self._held():
+                    time.sleep(self.late_seconds)
                 sink.sendall(data)
         except OSError:
             pass
@@ -47,6 +52,20 @@ class Proxy:
             for s in (source, sink):
                 with contextlib.suppress(OSError):  # already closed
                     s.shutdown(socket.SHUT_RDWR)
+
+    def _held(self) -> bool:
+        """Whether to hold this answer back (one of the `late` next ones)."""
+        with self.lock:
+            if self.late <= 0:
+                return False
+            self.late -= 1
+            return True
+
+    def answer_late(self, count: int, seconds: float) -> None:
+        """Hold each of the server's next `count` answers back for `seconds`: a client whose timeout is shorter gives
+        up on requests the server carried out."""
+        with self.lock:
+            self.late, self.late_seconds = count, seconds
 
     def cut(self) -> None:
         """Refuse new connections and drop the open ones."""

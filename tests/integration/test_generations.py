@@ -5,6 +5,7 @@ throughout (a thread); the operator protocols run as the CLI does (subprocess) o
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jwt
 import psutil
@@ -21,17 +23,19 @@ from fastapi.testclient import TestClient
 from kafka import KafkaAdminClient, KafkaProducer
 from opensearchpy import helpers
 
-from runsearch import clients
+from runsearch import clients, mappings
 from runsearch.api.app import create_app
 from runsearch.demo.dataset import History, final_rows, generate
 from runsearch.indexer import generations, offsets
 from runsearch.indexer.consumer import Indexer
+from runsearch.indexer.disk_store import DiskStore
 from runsearch.indexer.tables import topics
 from runsearch.mappings import Layout, Names
-from runsearch.operations import deadletters, lease, maintenance, reindex
+from runsearch.operations import deadletters, fold, lease, maintenance, reindex
 from runsearch.settings import Settings
 from tests.harness import committed_up_to, documents, indexer_process, process_env, produce
 from tests.model import assert_documents_match, expected
+from tests.proxy import Proxy
 
 pytestmark = pytest.mark.integration
 
@@ -314,6 +318,35 @@ def test_a_fold_writes_each_document_once_and_a_stopped_fold_starts_over(setting
         writes = client.indices.stats(index=runs, metric="indexing")["_all"]["primaries"]["indexing"]["index_total"]
         assert writes == client.count(index=runs)["count"] == len(documents(settings, runs))  # once each
     converged(settings, history)
+
+
+def test_a_fold_request_answered_too_late_is_sent_again_and_every_document_created_once(
+        settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """OpenSearch busy at the bulk ceiling can answer a bulk request after the client has given up (one took over 30 s
+    in a 1,000,000-run rebuild, which stopped it). The request did create its documents: sent again, they exist (409)
+    and count as written; the fold goes on, and every document is in the index, created once."""
+    names, client = Names(settings.index_prefix), clients.opensearch(settings)
+    index, alias = names.index("runs", 7), names.fold_alias("runs", 7)
+    client.indices.create(index=index, body={**mappings.body("runs"), "aliases": {alias: {}}})
+    store = DiskStore(tmp_path / "fold.sqlite")
+    ids = [f"wr_{i:05d}" for i in range(2500)]  # three requests of 1,000 documents at most
+    store.write(index, {i: ({"workflow_run_id": i, "organization_id": "o_late"}, None) for i in ids})
+    target = urlsplit(settings.opensearch_urls[0])
+    proxy = Proxy(target.hostname or "127.0.0.1", target.port or 9200)
+    proxy.answer_late(1, 3.0)
+    impatient = clients.opensearch(settings.model_copy(update={"opensearch_url": f"http://127.0.0.1:{proxy.port}"}),
+                                   timeout=1)
+    caplog.set_level(logging.WARNING, logger=fold.__name__)
+    try:
+        assert fold._write(settings, impatient, store, "runs", index, alias, quiet) == len(ids)
+    finally:
+        proxy.close()
+        store.close()
+    again = [r for r in caplog.records if r.getMessage() == "documents of the fold are written again"]
+    assert [r.fields["status"] for r in again] == [["TIMEOUT"]]  # type: ignore[attr-defined]
+    client.indices.refresh(index=index)
+    assert sorted(documents(settings, index)) == ids
+    assert client.indices.stats(index=index, metric="indexing")["_all"]["primaries"]["indexing"]["index_total"] == len(ids)
 
 
 def test_indexers_started_on_a_large_history_fold_the_first_generation_then_go_live(settings: Settings,

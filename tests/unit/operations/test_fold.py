@@ -5,12 +5,14 @@ against real servers: tests/integration/test_generations.py."""
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from opensearchpy.exceptions import ConnectionError, ConnectionTimeout, TransportError
 from opensearchpy.serializer import JSONSerializer
 
 from runsearch.indexer.disk_store import DiskStore
@@ -21,22 +23,36 @@ INDEX = "runs-v2-write"
 
 
 class FakeOpenSearch:
-    """Answers each document's n-th create with the n-th status `failures` gives it, then 201."""
+    """Answers each document's n-th create with the n-th status `failures` gives it, then 201 (409 once created).
+    `requests` plans whole requests by their number: "lost" creates its documents but answers with a timeout,
+    "unreachable" creates nothing and fails to connect, "too large" is a 413."""
 
-    def __init__(self, failures: dict[str, list[int]]) -> None:
-        self.failures, self.attempts = failures, Counter[str]()
+    def __init__(self, failures: dict[str, list[int]], requests: dict[int, str] | None = None) -> None:
+        self.failures, self.attempts, self.created = failures, Counter[str](), set[str]()
+        self.requests, self.sent = requests or {}, 0
         self.transport = SimpleNamespace(serializer=JSONSerializer())
         self.indices = SimpleNamespace(put_settings=lambda **_: None, refresh=lambda **_: None)
 
     def bulk(self, body: str, **_: Any) -> dict[str, Any]:
+        self.sent += 1
+        planned_request = self.requests.get(self.sent)
+        if planned_request == "unreachable":
+            raise ConnectionError("N/A", "connection refused", OSError())
+        if planned_request == "too large":
+            raise TransportError(413, "request entity too large")
         items = []
         for meta in body.splitlines()[::2]:
             doc_id = json.loads(meta)["create"]["_id"]
             self.attempts[doc_id] += 1
             planned = self.failures.get(doc_id, [])
-            status = planned[self.attempts[doc_id] - 1] if self.attempts[doc_id] <= len(planned) else 201
+            status = planned[self.attempts[doc_id] - 1] if self.attempts[doc_id] <= len(planned) else \
+                409 if doc_id in self.created else 201
+            if status == 201:
+                self.created.add(doc_id)
             error = {"error": {"type": "some_exception", "reason": "quotes the doc"}} if status >= 300 else {}
             items.append({"create": {"_id": doc_id, "status": status, **error}})
+        if planned_request == "lost":
+            raise ConnectionTimeout("TIMEOUT", "read timed out", OSError())
         return {"items": items, "errors": any("error" in item["create"] for item in items)}
 
 
@@ -72,3 +88,29 @@ def test_a_refused_document_stops_the_fold_naming_it_without_its_content(store: 
 def test_documents_still_not_taken_after_every_round_stop_the_fold(store: DiskStore) -> None:
     with pytest.raises(Refused, match="could not take 1 documents of the fold after 5 rounds"):
         write(store, FakeOpenSearch({"wr_4": [503] * (fold.RETRIES + 1)}))
+
+
+def test_a_request_whose_answer_was_lost_or_that_could_not_be_sent_is_written_again() -> None:
+    """A bulk request that timed out may have created its documents (sent again, they exist: 409, which counts as
+    written) or not; one that could not connect created none. Neither stops the fold."""
+    for planned in ("lost", "unreachable"):
+        disk = DiskStore(Path(tempfile.mkdtemp()) / "fold.sqlite")
+        disk.write(INDEX, {f"wr_{i}": ({"workflow_run_id": f"wr_{i}"}, None) for i in range(2500)})  # 3 requests
+        client = FakeOpenSearch({}, {2: planned})
+        assert write(disk, client) == 2500
+        assert client.created == {f"wr_{i}" for i in range(2500)} and client.sent == 4
+        # the second request's 1,000 documents reached OpenSearch twice when the first time's answer was lost
+        assert sum(client.attempts.values()) == (3500 if planned == "lost" else 2500)
+        disk.close()
+
+
+def test_a_request_larger_than_opensearch_takes_stops_the_fold_saying_how_to_go_on(store: DiskStore) -> None:
+    with pytest.raises(Refused, match=r"larger than OpenSearch takes in one request \(413\)"):
+        write(store, FakeOpenSearch({}, {1: "too large"}))
+
+
+def test_a_document_that_exists_before_it_was_ever_sent_is_refused(store: DiskStore) -> None:
+    """409 counts as written only for a document sent before in this write: otherwise it is not the fold's."""
+    client = FakeOpenSearch({"wr_2": [409]})
+    with pytest.raises(Refused, match="wr_2: 409"):
+        write(store, client)
