@@ -39,9 +39,12 @@ def bulk_failure(result: dict[str, Any]) -> tuple[bool, str]:
     A request that got no answer (a timeout, no connection: the status is the client's word for it) can succeed too."""
     status = result.get("status", 500)
     error = result.get("error")
-    kind = error.get("type") if isinstance(error, dict) else error
-    if not isinstance(status, int):  # the whole request failed before OpenSearch answered (a timeout, no connection)
-        return True, f"{result.get('_id')}: {status}"
+    # An item's error is OpenSearch's object; a whole request's failure (`helpers` then fails each of its items) is
+    # the client's exception, whose text can quote the request: only its type is named.
+    kind = type(result["exception"]).__name__ if "exception" in result else \
+        error.get("type") if isinstance(error, dict) else error
+    if not isinstance(status, int):  # no answer at all (a timeout, no connection): the status is the client's word
+        return True, f"{result.get('_id')}: {status} {kind}"
     return status in (401, 403, 404, 429) or status >= 500, f"{result.get('_id')}: {status} {kind}"
 
 

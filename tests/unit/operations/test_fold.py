@@ -25,7 +25,7 @@ INDEX = "runs-v2-write"
 class FakeOpenSearch:
     """Answers each document's n-th create with the n-th status `failures` gives it, then 201 (409 once created).
     `requests` plans whole requests by their number: "lost" creates its documents but answers with a timeout,
-    "unreachable" creates nothing and fails to connect, "too large" is a 413."""
+    "unreachable" creates nothing and fails to connect, "too large" is a 413, "bad" a 400 quoting the request."""
 
     def __init__(self, failures: dict[str, list[int]], requests: dict[int, str] | None = None) -> None:
         self.failures, self.attempts, self.created = failures, Counter[str](), set[str]()
@@ -40,6 +40,8 @@ class FakeOpenSearch:
             raise ConnectionError("N/A", "connection refused", OSError())
         if planned_request == "too large":
             raise TransportError(413, "request entity too large")
+        if planned_request == "bad":
+            raise TransportError(400, "parse_exception", {"error": {"root_cause": [{"reason": "quotes the doc"}]}})
         items = []
         for meta in body.splitlines()[::2]:
             doc_id = json.loads(meta)["create"]["_id"]
@@ -114,3 +116,9 @@ def test_a_document_that_exists_before_it_was_ever_sent_is_refused(store: DiskSt
     client = FakeOpenSearch({"wr_2": [409]})
     with pytest.raises(Refused, match="wr_2: 409"):
         write(store, client)
+
+
+def test_a_whole_request_refused_stops_the_fold_naming_the_error_type_only(store: DiskStore) -> None:
+    with pytest.raises(Refused) as refused:
+        write(store, FakeOpenSearch({}, {1: "bad"}))
+    assert ": 400 TransportError" in str(refused.value) and "quotes" not in str(refused.value)
