@@ -39,6 +39,7 @@ def create_again(settings: Settings, table: str) -> None:
         admin.delete_topics([topic])
         deadline = time.monotonic() + 30
         while topic in admin.list_topics():
+            assert time.monotonic() < deadline
             time.sleep(0.1)
         while topic not in admin.list_topics():  # a topic whose deletion Kafka has not finished is not created yet
             assert time.monotonic() < deadline

@@ -5,7 +5,6 @@ against real servers: tests/integration/test_generations.py."""
 from __future__ import annotations
 
 import json
-import tempfile
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -92,18 +91,19 @@ def test_documents_still_not_taken_after_every_round_stop_the_fold(store: DiskSt
         write(store, FakeOpenSearch({"wr_4": [503] * (fold.RETRIES + 1)}))
 
 
-def test_a_request_whose_answer_was_lost_or_that_could_not_be_sent_is_written_again() -> None:
+@pytest.mark.parametrize("planned, sent", [("lost", 3500), ("unreachable", 2500)])
+def test_a_request_whose_answer_was_lost_or_that_could_not_be_sent_is_written_again(
+        tmp_path: Path, planned: str, sent: int) -> None:
     """A bulk request that timed out may have created its documents (sent again, they exist: 409, which counts as
     written) or not; one that could not connect created none. Neither stops the fold."""
-    for planned in ("lost", "unreachable"):
-        disk = DiskStore(Path(tempfile.mkdtemp()) / "fold.sqlite")
-        disk.write(INDEX, {f"wr_{i}": ({"workflow_run_id": f"wr_{i}"}, None) for i in range(2500)})  # 3 requests
-        client = FakeOpenSearch({}, {2: planned})
-        assert write(disk, client) == 2500
-        assert client.created == {f"wr_{i}" for i in range(2500)} and client.sent == 4
-        # the second request's 1,000 documents reached OpenSearch twice when the first time's answer was lost
-        assert sum(client.attempts.values()) == (3500 if planned == "lost" else 2500)
-        disk.close()
+    disk = DiskStore(tmp_path / "fold.sqlite")
+    disk.write(INDEX, {f"wr_{i}": ({"workflow_run_id": f"wr_{i}"}, None) for i in range(2500)})  # 3 requests
+    client = FakeOpenSearch({}, {2: planned})
+    assert write(disk, client) == 2500
+    assert client.created == {f"wr_{i}" for i in range(2500)} and client.sent == 4
+    # the second request's 1,000 documents reached OpenSearch twice when the first time's answer was lost
+    assert sum(client.attempts.values()) == sent
+    disk.close()
 
 
 def test_a_request_larger_than_opensearch_takes_stops_the_fold_saying_how_to_go_on(store: DiskStore) -> None:
