@@ -39,9 +39,14 @@ JSON_COLUMNS = frozenset({*RUN_JSON_COLUMNS, "errors"})
 RUN_TIMESTAMPS = ("queued_at", "started_at", "finished_at", "created_at", "modified_at")
 
 
+def too_long(value: str) -> bool:
+    """Longer than a keyword term may be. A UTF-8 character takes at most 4 bytes: most values are too short to need
+    encoding."""
+    return len(value) * 4 > MAX_KEYWORD_BYTES and len(value.encode()) > MAX_KEYWORD_BYTES
+
+
 def _bounded_keyword(value: str) -> str:
-    # A UTF-8 character takes at most 4 bytes: most values are too short to need encoding.
-    if len(value) * 4 > MAX_KEYWORD_BYTES and len(value.encode()) > MAX_KEYWORD_BYTES:
+    if too_long(value):
         raise ValueError(f"longer than {MAX_KEYWORD_BYTES} bytes")
     return value
 

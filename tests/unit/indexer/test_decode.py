@@ -118,6 +118,7 @@ KEY = b'{"workflow_run_id": "wr_1"}'
     ("audit_log", KEY, envelope(), "unknown table"),
     ("workflow_runs", KEY, envelope(source={"lsn": 5, "table": "tasks"}), "event of table 'tasks' on the topic of table"),
     ("workflow_runs", None, envelope({**RUN, "workflow_run_id": "r" * 256}), "longer than 255 bytes"),
+    ("workflow_runs", None, envelope({**RUN, "workflow_run_id": "é" * 128}), "longer than 255 bytes"),  # 256 bytes
     ("workflow_runs", KEY, envelope({**RUN, "organization_id": "é" * 128}), "organization_id: Value error, longer than 255"),
     ("tasks", b'{"task_id": "t"}', orjson.dumps({"op": "c", "after": {"task_id": "t", "workflow_run_id": "r" * 300},
                                                  "source": {"lsn": 1}}), "workflow_run_id"),
