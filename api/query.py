@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from runsearch.errors import RunsearchError
+from runsearch.mappings import RESPONSE_FIELD
 
 SEARCH_FIELD = "search_text"  # the run id, live parameter keys and descriptions, parameter values, header text
 TRIGRAM = 3
@@ -49,14 +50,16 @@ def search_clause(term: str) -> dict[str, Any]:
 
 # The request parameters of the searches: a shard that cannot answer (its node lost, no copy left yet) fails the
 # search rather than leaving its runs out of a 200 (a filter path would hide `_shards.failed`); listings get back
-# only the stored responses, cursor pages also each hit's sort values. Each hit's id too: without it, the filter
-# path would silently drop the hits of a generation whose runs lack the stored response (`OtherSchema`).
+# only the responses, cursor pages also each hit's sort values. Each hit's index too (not its `_id`, a stored
+# field): without it, the filter path would silently drop the hits of a generation whose runs lack the response's
+# doc values (`OtherSchema`).
 WHOLE = {"allow_partial_search_results": "false"}
-SEARCH_PARAMS = {**WHOLE, "filter_path": "hits.hits._id,hits.hits.fields.run"}
-PAGE_PARAMS = {**WHOLE, "filter_path": "hits.hits._id,hits.hits.fields.run,hits.hits.sort"}
-# The response of a run is a stored field of its own (mappings/runs.json): fetched without loading and parsing the
-# whole `_source` (three times larger, with the indexer's state), which took 40 % of `took` for pages of 100 runs.
-FETCH = {"_source": False, "stored_fields": ["run"]}
+SEARCH_PARAMS = {**WHOLE, "filter_path": f"hits.hits._index,hits.hits.fields.{RESPONSE_FIELD}"}
+PAGE_PARAMS = {**WHOLE, "filter_path": f"hits.hits._index,hits.hits.fields.{RESPONSE_FIELD},hits.hits.sort"}
+# The response of a run is read from doc values of its own (`RESPONSE_FIELD`), with no stored field loaded: neither
+# the whole `_source` (three times larger, with the indexer's state) nor a stored field (`_id` included), each of
+# which costs Lucene a block's decompression per hit.
+FETCH = {"_source": False, "stored_fields": "_none_", "docvalue_fields": [RESPONSE_FIELD]}
 
 
 def run_filter(organization_id: str, filters: RunFilters) -> dict[str, Any]:
@@ -87,12 +90,13 @@ class OtherSchema(RunsearchError):
     """The served generation was built with another version's mappings, which do not store the response apart."""
 
 
-def stored_runs(found: dict[str, Any]) -> list[str]:
-    """The stored response texts of a search's hits, in order."""
+def stored_runs(found: dict[str, Any]) -> list[bytes]:
+    """The response texts (JSON, UTF-8) of a search's hits, in order."""
     hits = found.get("hits", {}).get("hits", ())
     if any("fields" not in hit for hit in hits):  # every listed run has its response
         raise OtherSchema
-    return [hit["fields"]["run"][0] for hit in hits]
+    # OpenSearch gives binary doc values as base64 without its padding.
+    return [base64.b64decode(text + "=" * (-len(text) % 4)) for hit in hits for text in hit["fields"][RESPONSE_FIELD]]
 
 
 def decode_cursor(cursor: str) -> list[Any]:

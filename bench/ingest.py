@@ -20,6 +20,7 @@ from opensearchpy import OpenSearch, helpers
 from runsearch.bench import BenchError
 from runsearch.demo.dataset import RowChange
 from runsearch.demo.publish import publish
+from runsearch.indexer.document import indexed
 from runsearch.indexer.offsets import end_offsets
 from runsearch.mappings import Layout, Names, body
 from runsearch.settings import Settings
@@ -127,11 +128,12 @@ def bulk_ceiling(settings: Settings, os_client: OpenSearch, sample: int) -> Ceil
     index with the same settings and mappings as fast as the client can: what OpenSearch alone sustains."""
     source = Names(settings.index_prefix).read_alias("runs")
     target = f"{settings.index_prefix}-ceiling"
-    docs = []
+    sources = {}  # as `_source` keeps them (without the response's doc values, which the writes add)
     for hit in helpers.scan(os_client, index=source, size=2000, query={"query": {"match_all": {}}}):
-        docs.append({"_index": target, "_id": hit["_id"], "_source": hit["_source"]})
-        if len(docs) >= sample:
+        sources[hit["_id"]] = hit["_source"]
+        if len(sources) >= sample:
             break
+    docs = [{"_index": target, "_id": doc_id, "_source": indexed(doc)} for doc_id, doc in sources.items()]
     os_client.indices.delete(index=target, ignore_unavailable=True)
     os_client.indices.create(index=target, body=body("runs", Layout.of(settings)))
     started = time.perf_counter()
@@ -139,7 +141,7 @@ def bulk_ceiling(settings: Settings, os_client: OpenSearch, sample: int) -> Ceil
         assert ok, item
     os_client.indices.refresh(index=target)
     seconds = time.perf_counter() - started
-    size = document_size(os_client, target, [d["_source"] for d in docs])
+    size = document_size(os_client, target, list(sources.values()))
     os_client.indices.delete(index=target)
     return Ceiling(len(docs), seconds, size)
 

@@ -10,6 +10,7 @@ from opensearchpy import OpenSearch, helpers
 
 from runsearch.bench import latency
 from runsearch.bench.classes import QueryClass
+from runsearch.indexer.document import indexed
 from runsearch.mappings import Layout, body
 from runsearch.settings import Settings
 
@@ -24,7 +25,10 @@ def took_by_shards(os: OpenSearch, settings: Settings, source: str, queries: lis
         os.indices.delete(index=target, ignore_unavailable=True)
         os.indices.create(index=target, body=body("runs", Layout(shards, "0")))
         try:
-            documents, _ = helpers.reindex(os, source, target, chunk_size=2000, bulk_kwargs={"request_timeout": 300})
+            # Copied through `indexed`: the response's doc values are not in `_source` (helpers.reindex would drop them).
+            hits = helpers.scan(os, index=source, size=2000, query={"query": {"match_all": {}}})
+            documents, _ = helpers.bulk(os, ({"_index": target, "_id": hit["_id"], "_source": indexed(hit["_source"])}
+                                             for hit in hits), chunk_size=2000, request_timeout=300)
             os.indices.refresh(index=target)
             os.indices.forcemerge(index=target, max_num_segments=1, request_timeout=3600)
             for q in queries:

@@ -8,6 +8,7 @@ indexed field from that state, so the indexed fields are always a function of th
 
 from __future__ import annotations
 
+import base64
 from typing import Any, Literal
 
 import orjson
@@ -16,6 +17,7 @@ from runsearch.indexer import unavailable
 from runsearch.indexer.decode import Change
 from runsearch.indexer.records import Record
 from runsearch.indexer.versions import held, lsn_after, stamp, supersedes
+from runsearch.mappings import RESPONSE_FIELD
 
 Applied = Literal["applied", "stale", "incomplete"]  # incomplete: applied, but a placeholder's value is not known
 
@@ -155,3 +157,12 @@ def finalize(doc: Document) -> Document:
         search_text=[t for t in (doc["workflow_run_id"], *texts, *values, state["headers_text"]) if t is not None],
     )
     return doc
+
+
+def indexed(source: dict[str, Any]) -> dict[str, Any]:
+    """A document as OpenSearch takes it: a run document (the only kind with a `state`) also carries its response as
+    the doc values the API reads (`RESPONSE_FIELD`). The mapping leaves that field out of `_source`, so a document
+    read back is the one merged, and only what writes to OpenSearch adds it (the live store, the fold's writes)."""
+    if "state" not in source or source.get("run") is None:
+        return source
+    return {**source, RESPONSE_FIELD: base64.b64encode(source["run"].encode()).decode()}

@@ -12,6 +12,7 @@ from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import TransportError
 
 from runsearch.errors import DataError, RunsearchError
+from runsearch.indexer.document import indexed
 from runsearch.indexer.metrics import BULK_SECONDS
 from runsearch.indexer.ports import Versioned, Writes
 
@@ -83,7 +84,8 @@ class OpenSearchStore:
             meta: dict[str, Any] = {"_index": index, "_id": doc_id}
             if seen is not None:
                 meta.update(if_seq_no=seen.seq_no, if_primary_term=seen.primary_term)
-            lines = orjson.dumps({"create" if seen is None else "index": meta}) + b"\n" + orjson.dumps(source) + b"\n"
+            lines = orjson.dumps({"create" if seen is None else "index": meta}) + b"\n" + \
+                orjson.dumps(indexed(source)) + b"\n"
             if request and (len(request) == CHUNK or size + len(lines) > self.bulk_max_bytes):
                 yield request
                 request, size = [], 0

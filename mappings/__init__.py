@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from runsearch.settings import Settings
 
 KINDS = ("runs", "lookup", "keys")
+# The run's response text again, as base64 binary doc values, left out of `_source` (runs.json): what the API reads.
+# Doc values rather than a stored field: Lucene decompresses a block of stored fields for every hit (5 of the 6 ms
+# a page of 100 runs took in OpenSearch at 1,000,000 runs; 1 ms from doc values).
+RESPONSE_FIELD = "response"
 READ_KINDS = ("runs", "keys")  # what the API reads; the lookup index serves the indexer only
 # The schema of the indices created before they carried a stamp (their mappings are this version's).
 LEGACY_SCHEMA = "5252dd1b058a4bab"
@@ -45,7 +49,7 @@ def schema() -> str:
 
 # Runs per primary shard of the runs index when its shard count is not set (README, "Capacity"): the slowest class's
 # `took` grows with the runs a shard holds (7 ms p50 at 1,000,000), so about 14 ms at this size; 3.9 GB a shard at
-# the 1,947 bytes a run measured, about 4.8 GB since the response is also a stored field (+22 %).
+# the 1,947 bytes a run measured, about 5.4 GB since the response is also kept as doc values (2,695 bytes a run).
 RUNS_PER_SHARD = 2_000_000
 
 

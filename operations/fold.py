@@ -28,11 +28,13 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 from opensearchpy import OpenSearch, helpers
 
 from runsearch import clients, logs, mappings
 from runsearch.indexer import deadletter_topic
 from runsearch.indexer.disk_store import DiskStore
+from runsearch.indexer.document import indexed
 from runsearch.indexer.offsets import Offsets
 from runsearch.indexer.replay import Progress, Replay, stopping_when_orphaned
 from runsearch.indexer.split import Part
@@ -151,8 +153,9 @@ def _write(settings: Settings, os: OpenSearch, store: DiskStore, kind: str, inde
     phase, total, done = f"writing the {kind} documents", store.count(index), 0
     again: list[str] | None = None  # None: every document
     for round_ in range(RETRIES + 1):
-        # Each source is the stored JSON text, sent as it is.
-        actions = ({"_op_type": "create", "_index": alias, "_id": doc_id, "_source": source.decode()}
+        # Each source is the stored JSON text, sent as it is; a run's gains its response's doc values.
+        actions = ({"_op_type": "create", "_index": alias, "_id": doc_id,
+                    "_source": orjson.dumps(indexed(orjson.loads(source))).decode() if kind == "runs" else source.decode()}
                    for doc_id, source in store.documents(index, again))
         sent_before, failed = set(again or ()), []
         try:

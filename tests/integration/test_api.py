@@ -230,14 +230,14 @@ def test_opensearch_down_gives_fast_503(servers: dict[str, str]) -> None:
 
 def test_a_generation_of_other_mappings_is_not_served(servers: dict[str, str]) -> None:
     """An API upgraded before the swap to a generation of its own mappings answers 503 and is not ready, rather than
-    500s or empty pages: the older generation does not hold the response as a stored field."""
+    500s or empty pages: the older generation does not hold the response as doc values."""
     settings = isolated_settings(servers).model_copy(update={"answer_cache_seconds": 0})
     history = generate(runs=3, organizations=1)
     indexed(settings, history.changes)
     names = Names(settings.index_prefix)
     os = clients.opensearch(settings)
     older = mappings.body("runs")
-    older["mappings"]["properties"]["run"].pop("store")
+    del older["mappings"]["properties"]["response"], older["mappings"]["_source"]
     older["mappings"]["_meta"] = {"runsearch": {"schema": "an-older-one"}}
     served = next(iter(os.indices.get_alias(name=names.read_alias("runs"))))
     os.indices.create(index=f"{settings.index_prefix}-older", body=older)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -12,12 +13,14 @@ from runsearch import mappings
 from runsearch.api.query import (
     SORT,
     BadCursor,
+    OtherSchema,
     PageTooDeep,
     RunFilters,
     after,
     decode_cursor,
     encode_cursor,
     search_clause,
+    stored_runs,
     translate,
 )
 from tests.model import fold
@@ -115,3 +118,13 @@ def test_a_cursor_is_opaque_text_that_comes_back_as_the_sort_values(values: list
 def test_anything_else_is_not_a_cursor(cursor: str) -> None:
     with pytest.raises(BadCursor):
         decode_cursor(cursor)
+
+
+def test_responses_are_read_from_unpadded_base64_doc_values_and_a_hit_without_them_is_another_schema() -> None:
+    texts = ['{"a":1}', '{"ab":"é"}', '{"abc":[]}']  # 7, 11 and 10 bytes: every length modulo 3
+    hits = [{"_index": "runs-v1", "fields": {"response": [base64.b64encode(t.encode()).decode().rstrip("=")]}}
+            for t in texts]
+    assert stored_runs({"hits": {"hits": hits}}) == [t.encode() for t in texts]
+    assert stored_runs({}) == []
+    with pytest.raises(OtherSchema):
+        stored_runs({"hits": {"hits": [*hits, {"_index": "runs-v0"}]}})

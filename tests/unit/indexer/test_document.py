@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import orjson
 
 from runsearch.indexer import document, records
@@ -64,3 +66,14 @@ def test_the_searched_fields_come_from_live_rows_only() -> None:
     assert soft_deleted is not None and document.embed_definition(doc, "p1", soft_deleted)
     assert "Login" not in document.finalize(doc)["search_text"]
     assert orjson.loads(doc["run"])["workflow_title"] is None
+
+
+def test_a_run_document_goes_to_opensearch_with_its_response_as_doc_values_and_nothing_else_does() -> None:
+    doc = document.new_document("wr_1")
+    document.apply(doc, change("workflow_runs", RUN, 10))
+    sent = document.indexed(document.finalize(doc))
+    assert base64.b64decode(sent["response"]).decode() == doc["run"]
+    assert {k: v for k, v in sent.items() if k != "response"} == doc  # the merged document is left as it was
+    record = {"table": "tasks", "lsn": 3, "deleted": False, "run_ids": ["wr_1"], "codes": []}
+    unknown = document.new_document("wr_2")  # only tasks seen so far: no response yet
+    assert document.indexed(record) is record and document.indexed(unknown) is unknown

@@ -79,3 +79,18 @@ def test_refused_items_name_the_document_and_the_error_type_only() -> None:
 def test_conflicts_are_returned_for_the_caller_to_merge_again() -> None:
     store = OpenSearchStore(FakeClient(statuses={"d0": (409, "version_conflict_engine_exception")}))  # type: ignore[arg-type]
     assert store.write("runs-write", docs(3, 10)) == {"d0"}
+
+
+def test_a_run_document_is_written_with_its_response_as_doc_values() -> None:
+    """The mapping leaves the response's doc values out of `_source`, so the store adds them to every write."""
+    client = FakeBodies()
+    run = {"workflow_run_id": "wr_1", "run": '{"status":"failed"}', "state": {}}
+    OpenSearchStore(client).write("runs-write", {"wr_1": (run, None), "tasks:t": ({"table": "tasks"}, None)})  # type: ignore[arg-type]
+    sources = [orjson.loads(line) for line in client.body.splitlines()[1::2]]
+    assert sources == [{**run, "response": "eyJzdGF0dXMiOiJmYWlsZWQifQ=="}, {"table": "tasks"}]
+
+
+class FakeBodies(FakeClient):
+    def bulk(self, body: bytes, params: dict[str, str]) -> dict[str, Any]:
+        self.body = body
+        return super().bulk(body, params)

@@ -122,3 +122,22 @@ def test_a_whole_request_refused_stops_the_fold_naming_the_error_type_only(store
     with pytest.raises(Refused) as refused:
         write(store, FakeOpenSearch({}, {1: "bad"}))
     assert ": 400 TransportError" in str(refused.value) and "quotes" not in str(refused.value)
+
+
+def test_run_documents_are_written_with_their_response_as_doc_values(tmp_path: Path) -> None:
+    disk = DiskStore(tmp_path / "fold.sqlite")
+    run = {"workflow_run_id": "wr_1", "run": '{"status":"failed"}', "state": {}}
+    disk.write(INDEX, {"wr_1": (run, None)})
+    client = Recording({})
+    assert write(disk, client) == 1
+    assert json.loads(client.bodies[0].splitlines()[1]) == {**run, "response": "eyJzdGF0dXMiOiJmYWlsZWQifQ=="}
+
+
+class Recording(FakeOpenSearch):
+    def __init__(self, failures: dict[str, list[int]]) -> None:
+        super().__init__(failures)
+        self.bodies: list[str] = []
+
+    def bulk(self, body: str, **kwargs: Any) -> dict[str, Any]:
+        self.bodies.append(body)
+        return super().bulk(body, **kwargs)
