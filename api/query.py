@@ -87,7 +87,7 @@ def encode_cursor(sort_values: list[Any]) -> str:
 
 
 class OtherSchema(RunsearchError):
-    """The served generation was built with another version's mappings, which do not store the response apart."""
+    """The served generation was built with another version's mappings, which do not hold the response as doc values."""
 
 
 def stored_runs(found: dict[str, Any]) -> list[bytes]:

@@ -163,6 +163,8 @@ def indexed(source: dict[str, Any]) -> dict[str, Any]:
     """A document as OpenSearch takes it: a run document (the only kind with a `state`) also carries its response as
     the doc values the API reads (`RESPONSE_FIELD`). The mapping leaves that field out of `_source`, so a document
     read back is the one merged, and only what writes to OpenSearch adds it (the live store, the fold's writes)."""
-    if "state" not in source or source.get("run") is None:
+    if "state" not in source:
         return source
-    return {**source, RESPONSE_FIELD: base64.b64encode(source["run"].encode()).decode()}
+    # Made from `run` alone: a document read back in real time (from the translog) may still hold an older one.
+    rest = {key: value for key, value in source.items() if key != RESPONSE_FIELD}
+    return rest if rest["run"] is None else {**rest, RESPONSE_FIELD: base64.b64encode(rest["run"].encode()).decode()}

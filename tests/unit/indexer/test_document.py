@@ -76,4 +76,7 @@ def test_a_run_document_goes_to_opensearch_with_its_response_as_doc_values_and_n
     assert {k: v for k, v in sent.items() if k != "response"} == doc  # the merged document is left as it was
     record = {"table": "tasks", "lsn": 3, "deleted": False, "run_ids": ["wr_1"], "codes": []}
     unknown = document.new_document("wr_2")  # only tasks seen so far: no response yet
-    assert document.indexed(record) is record and document.indexed(unknown) is unknown
+    assert document.indexed(record) is record and document.indexed(unknown) == unknown
+    # Read back in real time, a document may hold the doc values it was written with: they follow `run` alone.
+    assert document.indexed({**sent, "run": '{"a":1}'})["response"] == base64.b64encode(b'{"a":1}').decode()
+    assert "response" not in document.indexed({**sent, "run": None})
