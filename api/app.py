@@ -32,7 +32,7 @@ from runsearch.api.query import (
     PageTooDeep,
     after,
     encode_cursor,
-    stored_runs,
+    run_responses,
     translate,
 )
 from runsearch.api.stats import BadTimeline, RunStats, Timeline, read, stats_body
@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return cached.response()
         found = await search(request, body, SEARCH_PARAMS)
         # Each run is stored as the JSON text of the response object: joined as is, never re-encoded.
-        answer = Answer.of(b"[" + b",".join(stored_runs(found)) + b"]", gzip_accepted, settings.gzip_minimum_bytes)
+        answer = Answer.of(b"[" + b",".join(run_responses(found)) + b"]", gzip_accepted, settings.gzip_minimum_bytes)
         answers.put(key, answer)
         return answer.response()
 
@@ -170,7 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                              PAGE_PARAMS)
         hits = found.get("hits", {}).get("hits", ())
         following = encode_cursor(hits[-1]["sort"]) if len(hits) == asked.page_size else None
-        runs = b",".join(stored_runs(found))  # stored JSON text, joined as is
+        runs = b",".join(run_responses(found))  # the responses' JSON text, joined as is
         return Response(b'{"runs":[' + runs + b'],"next_cursor":' + orjson.dumps(following) + b"}",
                         media_type="application/json")
 

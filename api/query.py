@@ -90,7 +90,7 @@ class OtherSchema(RunsearchError):
     """The served generation was built with another version's mappings, which do not hold the response as doc values."""
 
 
-def stored_runs(found: dict[str, Any]) -> list[bytes]:
+def run_responses(found: dict[str, Any]) -> list[bytes]:
     """The response texts (JSON, UTF-8) of a search's hits, in order."""
     hits = found.get("hits", {}).get("hits", ())
     if any("fields" not in hit for hit in hits):  # every listed run has its response

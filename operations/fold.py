@@ -153,9 +153,9 @@ def _write(settings: Settings, os: OpenSearch, store: DiskStore, kind: str, inde
     phase, total, done = f"writing the {kind} documents", store.count(index), 0
     again: list[str] | None = None  # None: every document
     for round_ in range(RETRIES + 1):
-        # Each source is the stored JSON text, sent as it is; a run's gains its response's doc values.
+        # Each source is the stored JSON text, sent as it is, but a run's, which gains its response's doc values.
         actions = ({"_op_type": "create", "_index": alias, "_id": doc_id,
-                    "_source": orjson.dumps(indexed(orjson.loads(source))).decode() if kind == "runs" else source.decode()}
+                    "_source": indexed(orjson.loads(source)) if kind == "runs" else source.decode()}
                    for doc_id, source in store.documents(index, again))
         sent_before, failed = set(again or ()), []
         try:

@@ -19,8 +19,8 @@ from runsearch.api.query import (
     after,
     decode_cursor,
     encode_cursor,
+    run_responses,
     search_clause,
-    stored_runs,
     translate,
 )
 from tests.model import fold
@@ -124,7 +124,7 @@ def test_responses_are_read_from_unpadded_base64_doc_values_and_a_hit_without_th
     texts = ['{"a":1}', '{"ab":"é"}', '{"abc":[]}']  # 7, 11 and 10 bytes: every length modulo 3
     hits = [{"_index": "runs-v1", "fields": {"response": [base64.b64encode(t.encode()).decode().rstrip("=")]}}
             for t in texts]
-    assert stored_runs({"hits": {"hits": hits}}) == [t.encode() for t in texts]
-    assert stored_runs({}) == []
+    assert run_responses({"hits": {"hits": hits}}) == [t.encode() for t in texts]
+    assert run_responses({}) == []
     with pytest.raises(OtherSchema):
-        stored_runs({"hits": {"hits": [*hits, {"_index": "runs-v0"}]}})
+        run_responses({"hits": {"hits": [*hits, {"_index": "runs-v0"}]}})
