@@ -45,11 +45,13 @@ def cluster() -> Iterator[Stack]:
 
 
 def _green(settings: Settings) -> None:
-    """Until every copy of the test's indices is assigned on two nodes (the health API waits 30 s a call; its own
-    `timeout` cannot be given: opensearch-py takes it for the client's)."""
-    for _ in range(4):
+    """Until every copy of the test's indices is assigned on two nodes, for up to three minutes: a rejoined node's
+    copies recover from the primaries while the indexers write. The health API waits 30 s a call and answers 408
+    when that runs out (its own `timeout` cannot be given: opensearch-py takes it for the client's), hence
+    `ignore=408` and the loop."""
+    for _ in range(6):
         health = clients.opensearch(settings, timeout=60).cluster.health(
-            index=f"{settings.index_prefix}-*", wait_for_status="green", wait_for_nodes="2")
+            index=f"{settings.index_prefix}-*", wait_for_status="green", wait_for_nodes="2", ignore=408)
         if health["status"] == "green" and not health["timed_out"]:
             return
     raise AssertionError(health)
