@@ -3,9 +3,10 @@ the same search sent to OpenSearch directly (its client and HTTP, without the AP
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -32,33 +33,45 @@ def fetch(client: httpx.Client, key: str, params: dict[str, Any], path: str = PA
     return response.json()
 
 
-def _timed(call: Callable[[], float | None], requests: int, budget_seconds: float, minimum: int) -> dict[str, float]:
-    """`requests` samples of `call()` (its own figure, or else its wall time in ms), or fewer (at least
-    `minimum`) once `budget_seconds` is spent: a slow class must not hold the benchmark for hours."""
-    call()  # warm up
-    samples: list[float] = []
+def _timed(calls: Sequence[Callable[[], float | None]], requests: int, budget_seconds: float,
+           minimum: int) -> list[dict[str, float]]:
+    """`requests` samples of each call (its own figure, or else its wall time in ms), the calls taking turns, or fewer
+    (at least `minimum`) once `budget_seconds` is spent: a slow class must not hold the benchmark for hours. Taking
+    turns, the calls share whatever else the machine is doing meanwhile (an engine still warming up, a merge)."""
+    for call in calls:
+        call()  # warm up
+    samples: list[list[float]] = [[] for _ in calls]
     deadline = time.monotonic() + budget_seconds
-    while len(samples) < requests and (len(samples) < minimum or time.monotonic() < deadline):
-        started = time.perf_counter()
-        own = call()
-        samples.append(own if own is not None else (time.perf_counter() - started) * 1000)
-    return percentiles(samples)
+    while len(samples[0]) < requests and (len(samples[0]) < minimum or time.monotonic() < deadline):
+        for call, taken in zip(calls, samples, strict=True):
+            started = time.perf_counter()
+            own = call()
+            taken.append(own if own is not None else (time.perf_counter() - started) * 1000)
+    return [percentiles(taken) for taken in samples]
+
+
+def endpoints(clients: Sequence[httpx.Client], key: str, query: QueryClass, requests: int, budget_seconds: float,
+              minimum: int = 10, path: str = PATH) -> list[dict[str, float]]:
+    """Milliseconds per request through each endpoint, one request to each in turn."""
+    return _timed([functools.partial(_fetched, client, key, query.params, path) for client in clients], requests,
+                  budget_seconds, minimum)
 
 
 def endpoint(client: httpx.Client, key: str, query: QueryClass, requests: int, budget_seconds: float,
              minimum: int = 10, path: str = PATH) -> dict[str, float]:
     """Milliseconds per request through an endpoint."""
-    def call() -> None:
-        fetch(client, key, query.params, path)
+    return endpoints([client], key, query, requests, budget_seconds, minimum, path)[0]
 
-    return _timed(call, requests, budget_seconds, minimum)
+
+def _fetched(client: httpx.Client, key: str, params: dict[str, Any], path: str) -> None:
+    fetch(client, key, params, path)
 
 
 def opensearch_took(os: OpenSearch, index: str, query: QueryClass, requests: int, max_window: int,
                     budget_seconds: float = 60) -> dict[str, float]:
     """OpenSearch's `took` (ms) of the very search body the API sends for this class."""
     body = translate(query.organization, query.filters(), query.page, query.page_size, max_window)
-    return _timed(lambda: float(os.search(index=index, body=body)["took"]), requests, budget_seconds, minimum=10)
+    return _timed([lambda: float(os.search(index=index, body=body)["took"])], requests, budget_seconds, minimum=10)[0]
 
 
 def opensearch_direct(os: OpenSearch, index: str, query: QueryClass, requests: int, max_window: int,
@@ -69,4 +82,4 @@ def opensearch_direct(os: OpenSearch, index: str, query: QueryClass, requests: i
     def call() -> None:
         os.search(index=index, body=body, params=SEARCH_PARAMS)
 
-    return _timed(call, requests, budget_seconds, minimum=10)
+    return _timed([call], requests, budget_seconds, minimum=10)[0]
