@@ -175,8 +175,9 @@ class Bench:
         with ours, theirs:
             results["disagreements"] = [q.name for q in queries if latency.fetch(ours, self.keys[q.organization], q.params)
                                         != latency.fetch(theirs, self.keys[q.organization], q.params)]
-            # A freshly started API and OpenSearch answer the first thousand or so requests slower (the first class
-            # measured cold took 5.8 ms p50 at 100,000 runs, 2.0-2.5 ms once warm): every class is measured warm.
+            # A freshly started API and OpenSearch answer their first requests slower (the first class measured took
+            # 5.8 ms p50 at 100,000 runs, 2.0-2.5 ms later): no class pays for being measured first. OpenSearch goes on
+            # warming for minutes after this; the turns below share that between the two sides.
             self.say("warming up: every class through runsearch and OpenSearch, the index-answered ones through both")
             for q in queries:
                 latency.endpoints((ours, theirs) if q.index_served else (ours,), self.keys[q.organization], q,
