@@ -4,7 +4,6 @@ cursor walk deep into the listing, each page timed."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -36,9 +35,9 @@ def cursor_walk(ours: httpx.Client, key: str, pages: int, page_size: int) -> dic
     """`pages` pages of the plain listing by cursor from the newest run: each page's milliseconds, early and deep."""
     cursor, samples = None, []
     for _ in range(pages):
-        started = time.perf_counter()
-        page = latency.fetch(ours, key, {"page_size": page_size, **({"cursor": cursor} if cursor else {})}, PAGES)
-        samples.append((time.perf_counter() - started) * 1000)
+        page, taken = latency.timed_fetch(ours, key, {"page_size": page_size, **({"cursor": cursor} if cursor else {})},
+                                          PAGES)
+        samples.append(taken)
         cursor = page["next_cursor"]
         if cursor is None:
             break

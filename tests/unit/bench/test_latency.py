@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
+import httpx
+import pytest
+
 from runsearch.bench import latency
+from runsearch.bench.classes import QueryClass
 
 
 def test_calls_take_turns_and_each_gets_its_samples() -> None:
@@ -32,3 +39,24 @@ def test_a_spent_budget_stops_after_the_minimum() -> None:
 def test_wall_time_is_taken_when_a_call_has_no_figure_of_its_own() -> None:
     (taken,) = latency._timed([lambda: None], requests=4, budget_seconds=60, minimum=1)
     assert taken["n"] == 4 and 0 <= taken["p50"] < 50
+
+
+def test_an_endpoint_is_timed_until_its_answer_is_received_not_while_the_client_parses_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        time.sleep(0.02)
+        return httpx.Response(200, json={"runs": [], "asked": dict(request.url.params)})
+
+    parse = httpx.Response.json
+
+    def slow_parse(response: httpx.Response, **kwargs: Any) -> Any:
+        time.sleep(0.2)  # a large page parsed by a slow client
+        return parse(response, **kwargs)
+
+    monkeypatch.setattr(httpx.Response, "json", slow_parse)
+    client = httpx.Client(transport=httpx.MockTransport(answer), base_url="http://runsearch")
+    found, taken = latency.timed_fetch(client, "key", {"page_size": 3})
+    assert found == {"runs": [], "asked": {"page_size": "3"}} and 20 <= taken < 200
+    (measured,) = latency.endpoints([client], "key", QueryClass("plain", "o_1", {}), requests=2, budget_seconds=60,
+                                    minimum=1)
+    assert 20 <= measured["p99"] < 200
