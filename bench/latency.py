@@ -1,6 +1,6 @@
 """Latency of one query class, layer by layer: the endpoint (sequential requests over a keep-alive connection, each
-timed until its answer is received),
-the same search sent to OpenSearch directly (its client and HTTP, without the API), and OpenSearch's own `took`."""
+timed until its answer is received), the same search sent to OpenSearch directly (its client and HTTP, without the
+API), and OpenSearch's own `took`."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ def fetch(client: httpx.Client, key: str, params: dict[str, Any], path: str = PA
 
 def timed_fetch(client: httpx.Client, key: str, params: dict[str, Any], path: str = PATH) -> tuple[Any, float]:
     """The answer, and the milliseconds until the whole of it was received. Parsing its JSON after that is the
-    client's work, not the service's: Python's `json` took 2.2 ms of a cursor page's (117 KB) 15-17 ms on a slow host,
-    and counted in every figure before 2026-12-02."""
+    client's work, not the service's: Python's `json` took 2.2 ms more than the 13-18 ms a cursor page (117 KB) took
+    to arrive on a slow host, and counted in every figure before 2026-12-02."""
     started = time.perf_counter()
     response = client.get(path, params=params, headers={"x-api-key": key})  # returns once the body is read (inflated)
     taken = (time.perf_counter() - started) * 1000
