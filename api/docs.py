@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import Header, Query
 from pydantic import BaseModel, Field
 
-from runsearch.api.query import RunFilters
+from runsearch.api.query import CURSOR_PATTERN, RunFilters
 from runsearch.contract import WorkflowRun, WorkflowRunStatus
 
 DESCRIPTION = """List workflow runs across all workflows for the current organization.
@@ -124,6 +124,8 @@ class PagesRequest:
 async def pages_request(
     status: Status = None, search_key: SearchKey = None, error_code: ErrorCode = None,
     page_size: Annotated[int, Query(ge=1, le=1000, description="Runs per page")] = 100,
-    cursor: Annotated[str | None, Query(max_length=2000, description="`next_cursor` of the previous page")] = None,
+    # URL-safe base64, as `next_cursor` is made: so the longest valid URL stays within the API's URL limit (`limits`).
+    cursor: Annotated[str | None, Query(max_length=2000, pattern=CURSOR_PATTERN,
+                                        description="`next_cursor` of the previous page")] = None,
 ) -> PagesRequest:
     return PagesRequest(_filters(status, search_key, error_code), page_size, cursor or None)

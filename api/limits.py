@@ -1,8 +1,8 @@
 """Request size limits, checked before anything else runs: a URL or headers far beyond what any valid
 request needs are refused at once, without authentication or a search. Plain ASGI, as cheap as the check.
 
-The largest valid URL holds a 500-character `search_key` and `error_code` of 4-byte characters, each
-percent-encoded: about 12 KB, hence 32 KiB."""
+The largest valid URL (`/v1/agents/runs/pages`) holds a 500-character `search_key` and `error_code` of 4-byte
+characters, each percent-encoded, and a 2,000-character cursor (URL-safe base64): about 14 KB, hence 32 KiB."""
 
 from __future__ import annotations
 

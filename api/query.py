@@ -81,6 +81,9 @@ class BadCursor(RunsearchError):
     """A cursor this service did not make (or made for another order): a 422."""
 
 
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"  # every cursor `encode_cursor` makes: URL-safe base64 without its padding
+
+
 def encode_cursor(sort_values: list[Any]) -> str:
     """The position after a run, opaque to clients: its sort values (creation time, id) as URL-safe text."""
     return base64.urlsafe_b64encode(orjson.dumps(sort_values)).decode().rstrip("=")

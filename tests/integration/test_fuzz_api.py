@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance, response
 
 from runsearch.api.app import create_app
 from runsearch.api.docs import RunPage
+from runsearch.api.limits import MAX_HEADER_BYTES, MAX_URL_BYTES
 from runsearch.api.stats import RunStats
 from runsearch.contract import WorkflowRun
 from runsearch.demo.dataset import generate
@@ -80,14 +82,32 @@ def conforms(case: schemathesis.Case, response: schemathesis.Response) -> None:
     assert all(run.organization_id == "o_0000" for run in runs)
 
 
+def oversized(response: schemathesis.Response) -> bool:
+    """Refused for its size (`api.limits`), as the README documents (not in the platform's OpenAPI): only a request
+    beyond the limits, which no valid request reaches (`tests/unit/api/test_limits.py`), so its values were too long."""
+    sent = response.request
+    url = urlsplit(sent.url or "")
+    if response.status_code == 414:
+        assert len(url.path.encode()) + len(url.query.encode()) > MAX_URL_BYTES, response.text
+        return True
+    if response.status_code == 431:
+        # Counted as the server does, with the host header the HTTP client adds, and never fewer bytes than it.
+        sent_bytes = sum(len(k.encode()) + len(v.encode()) for k, v in sent.headers.items()) + len("host" + url.netloc)
+        assert sent_bytes > MAX_HEADER_BYTES, response.text
+        return True
+    return False
+
+
 @schema.parametrize()
 @FUZZ
 def test_generated_requests_with_a_valid_key_conform(case: schemathesis.Case, served: Served) -> None:
     case.headers = {**(case.headers or {}), "x-api-key": served.key}
+    response = case.call(base_url=served.base_url)
+    if oversized(response):
+        return
     # Schema-valid requests are refused in one documented case (schemathesis's positive-data check would flag
     # it): a page past the offset window, with a 422 validation body naming `page`.
-    response = case.call_and_validate(base_url=served.base_url,
-                                      excluded_checks=[response_schema_conformance, positive_data_acceptance])
+    case.validate_response(response, excluded_checks=[response_schema_conformance, positive_data_acceptance])
     assert response.status_code in (200, 405, 422), response.text  # 405: schemathesis tries other methods too
     conforms(case, response)
 
@@ -96,7 +116,9 @@ def test_generated_requests_with_a_valid_key_conform(case: schemathesis.Case, se
 @FUZZ
 def test_generated_requests_with_generated_keys_are_refused_cleanly(case: schemathesis.Case, served: Served) -> None:
     # The documented responses are 200 and 422 (as the platform documents them); a bad key gets 403.
-    response = case.call_and_validate(base_url=served.base_url,
-                                      excluded_checks=[status_code_conformance, response_schema_conformance])
+    response = case.call(base_url=served.base_url)
+    if oversized(response):
+        return
+    case.validate_response(response, excluded_checks=[status_code_conformance, response_schema_conformance])
     assert response.status_code in (200, 403, 405, 422)
     conforms(case, response)

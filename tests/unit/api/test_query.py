@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from runsearch import mappings
 from runsearch.api.query import (
+    CURSOR_PATTERN,
     SORT,
     BadCursor,
     OtherSchema,
@@ -106,7 +108,7 @@ def test_offset_window(page: int, size: int, ok: bool) -> None:
 @pytest.mark.parametrize("values", [[2**62, "wr_1"], [0, ""], [-(2**63), "wr_é/🚀"]])
 def test_a_cursor_is_opaque_text_that_comes_back_as_the_sort_values(values: list[Any]) -> None:
     cursor = encode_cursor(values)
-    assert cursor.isascii() and "=" not in cursor and decode_cursor(cursor) == values
+    assert re.fullmatch(CURSOR_PATTERN, cursor) and decode_cursor(cursor) == values
     body = after("o_1", RunFilters(("failed",)), cursor, 50)
     assert body["search_after"] == values and body["sort"] == SORT and body["size"] == 50
     assert body["query"] == translate("o_1", RunFilters(("failed",)), 1, 50, 10_000)["query"]
