@@ -84,7 +84,7 @@ def conforms(case: schemathesis.Case, response: schemathesis.Response) -> None:
 
 def oversized(response: schemathesis.Response) -> bool:
     """Refused for its size (`api.limits`), as the README documents (not in the platform's OpenAPI): only a request
-    beyond the limits, which no valid request reaches (`tests/unit/api/test_limits.py`), so its values were too long."""
+    really beyond the limits, which no request within the documented lengths reaches (`tests/unit/api/test_limits.py`)."""
     sent = response.request
     url = urlsplit(sent.url or "")
     if response.status_code == 414:
