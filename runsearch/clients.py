@@ -24,7 +24,9 @@ class OrjsonSerializer(JSONSerializer):
             raise SerializationError(s, err) from err
 
     def dumps(self, data: Any) -> Any:
-        if isinstance(data, str):  # already JSON
+        # Already JSON: a text, or the live indexer's bulk bodies as bytes. Sent to orjson, bytes went through the
+        # standard serializer's fallback, which formats the whole body into its error first: 2.6 ms a megabyte.
+        if isinstance(data, str | bytes):
             return data
         try:
             return orjson.dumps(data, default=self.default).decode()

@@ -60,6 +60,17 @@ def test_bodies_are_written_as_the_standard_serializer_writes_them() -> None:
     assert clients.OrjsonSerializer().dumps('{"already": "json"}') == '{"already": "json"}'
 
 
+def test_a_bulk_body_of_bytes_is_sent_as_it_is_without_the_standard_serializers_fallback(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def fallback(_: object) -> None:
+        raise AssertionError("the fallback formats the whole body into its error message")
+
+    monkeypatch.setattr(JSONSerializer, "default", fallback)
+    monkeypatch.setattr(JSONSerializer, "dumps", fallback)
+    body = b'{"index": {"_id": "wr_1"}}\n{"run": "\xc3\xa9"}\n'
+    assert clients.OrjsonSerializer().dumps(body) is body
+
+
 @pytest.mark.parametrize("protocol, mechanism", [("SASL_SSL", "SCRAM-SHA-512"), ("SASL_SSL", "PLAIN"), ("SSL", None)])
 def test_kafka_options_follow_the_security_protocol(protocol: str, mechanism: str | None) -> None:
     settings = Settings(kafka_security_protocol=protocol, kafka_sasl_mechanism=mechanism or "PLAIN",  # type: ignore[arg-type]
