@@ -62,7 +62,7 @@ def test_bodies_are_written_as_the_standard_serializer_writes_them() -> None:
 
 def test_a_bulk_body_of_bytes_is_sent_as_it_is_without_the_standard_serializers_fallback(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    def fallback(_: object) -> None:
+    def fallback(*_: object) -> None:
         raise AssertionError("the fallback formats the whole body into its error message")
 
     monkeypatch.setattr(JSONSerializer, "default", fallback)
