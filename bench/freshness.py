@@ -10,9 +10,10 @@ import time
 from dataclasses import dataclass
 
 import httpx
-from kafka import KafkaProducer
+from confluent_kafka import Producer
 
 from runsearch import clients
+from runsearch.bench import BenchError
 from runsearch.bench.latency import PATH, percentiles
 from runsearch.bench.snapshot import Snapshot
 from runsearch.demo.dataset import STATUSES, RowChange
@@ -37,13 +38,23 @@ class _Stream:
         self.lsn = itertools.count(snapshot.last_lsn + 1)
         self.runs = list(snapshot.rows["workflow_runs"])
         self.params = list(snapshot.rows["workflow_run_parameters"])
-        self.producer = KafkaProducer(**clients.kafka(settings), linger_ms=5, acks="all")
+        # librdkafka's producer, in C: the platform's changes come from Debezium on machines of their own, and
+        # kafka-python's producer, in Python, took about a sixth of a core of the two the service is measured on.
+        # Keys are partitioned as Java's (and kafka-python's) default partitioner does, as when the data was published.
+        self.producer = Producer({**clients.librdkafka(settings), "linger.ms": 5, "acks": "all",
+                                  "partitioner": "murmur2_random"})
         self.sent = 0
+        self.failures: list[str] = []
 
     def send(self, change: RowChange) -> None:
         for key, value in messages(change, ts_ms=int(time.time() * 1000)):
-            self.producer.send(self.settings.topic(change.table), key=key, value=value)
+            self.producer.produce(self.settings.topic(change.table), key=key, value=value, on_delivery=self._delivered)
+        self.producer.poll(0)  # serves the delivery reports of earlier sends
         self.sent += 1
+
+    def _delivered(self, error: object, _: object) -> None:
+        if error is not None:  # not delivered, after librdkafka's own retries
+            self.failures.append(str(error))
 
     def background(self) -> RowChange:
         if self.rng.random() < 0.5:
@@ -96,5 +107,6 @@ def measure(settings: Settings, snapshot: Snapshot, base_url: str, key: str, org
         thread.join()
         elapsed = time.monotonic() - started
         stream.producer.flush()
-        stream.producer.close()
+    if stream.failures:
+        raise BenchError(f"{len(stream.failures):,} background changes were not delivered; first: {stream.failures[0]}")
     return Freshness(stream.sent / elapsed, len(samples) + unseen, unseen, percentiles(samples) if samples else {})

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from runsearch.errors import RunsearchError
-from runsearch.indexer.ports import Versioned, Writes
+from runsearch.indexer.ports import Version, Versioned, Writes
 from runsearch.indexer.tables import TABLES
 
 REFERENCES = sorted({t.fan_out_field for t in TABLES.values() if t.fan_out_field})
@@ -75,9 +75,15 @@ class DiskStore:
             found.update({doc_id: Versioned(orjson.loads(source), seq, 1, len(source)) for doc_id, seq, source in rows})
         return found
 
+    def versions(self, index: str, ids: Iterable[str]) -> dict[str, Version]:
+        found = {}
+        for chunk in _chunks(set(ids)):
+            found.update({doc_id: (seq, 1) for doc_id, seq in self.db.execute(
+                f"SELECT id, seq FROM docs WHERE idx = ? AND id IN ({','.join('?' * len(chunk))})", (index, *chunk))})
+        return found
+
     def write(self, index: str, docs: Writes) -> set[str]:
-        current = {doc_id: seq for chunk in _chunks(docs) for doc_id, seq in self.db.execute(
-            f"SELECT id, seq FROM docs WHERE idx = ? AND id IN ({','.join('?' * len(chunk))})", (index, *chunk))}
+        current = {doc_id: seq for doc_id, (seq, _) in self.versions(index, docs).items()}
         rows, gone, added, conflicts = [], [], [], set()
         for doc_id, (source, seen) in docs.items():
             if (seen is None) != (doc_id not in current) or (seen is not None and seen.seq_no != current[doc_id]):

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from runsearch.indexer.ports import Versioned, Writes
+from runsearch.indexer.ports import Version, Versioned, Writes
 
 
 class MemoryStore:
@@ -21,6 +21,10 @@ class MemoryStore:
         # Copies, as OpenSearch hands out; through JSON, which is what they hold, several times faster than deepcopy.
         return {i: Versioned(orjson.loads(orjson.dumps(v.source)), v.seq_no, v.primary_term, v.size)
                 for i in ids if (v := docs.get(i)) is not None}
+
+    def versions(self, index: str, ids: Iterable[str]) -> dict[str, Version]:
+        docs = self.indices.get(index, {})
+        return {i: (v.seq_no, v.primary_term) for i in ids if (v := docs.get(i)) is not None}
 
     def write(self, index: str, docs: Writes) -> set[str]:
         stored = self.indices.setdefault(index, {})

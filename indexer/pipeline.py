@@ -24,6 +24,7 @@ import orjson
 
 from runsearch.indexer import document, records, unavailable
 from runsearch.indexer.decode import Change
+from runsearch.indexer.lookups import Lookups
 from runsearch.indexer.ports import Store, Versioned
 from runsearch.indexer.records import Record
 from runsearch.indexer.tables import TABLES
@@ -98,6 +99,8 @@ class Pipeline:
     shared: bool = True
     # The runs this pipeline makes documents of: all, or one part's of a fold split by run (`indexer.split`).
     owns: Callable[[str], bool] = _every_run
+    # The definitions and workflows read before: the writer keeps one per generation across batches.
+    lookups: Lookups = field(default_factory=Lookups)
     _seen_bytes: float = field(default=0.0, init=False)  # per document, in the last read
 
     def apply(self, changes: list[Change]) -> Outcome:
@@ -146,6 +149,7 @@ class Pipeline:
                     unknown = new["lsn"] == change.lsn and unavailable.unknown(new.get("carried", {}))
                     results[id(change)] = "incomplete" if unknown else "applied"
                 conflicts = self.backend.write(index, merged)
+                self.lookups.forget(merged)
                 for rid, (record, _) in merged.items():
                     if rid not in conflicts:
                         final[rid] = record
@@ -214,22 +218,17 @@ class Pipeline:
                     pending.setdefault(rid, Work())
             current = self.backend.mget(runs, pending) if pending else {}
 
-    def _lookups(self, docs: dict[str, document.Document]) -> dict[str, Record]:
-        wanted = {f"workflow_parameters:{pid}" for doc in docs.values() for pid in document.parameter_ids(doc)}
-        wanted |= {f"workflows:{wid}" for doc in docs.values() if (wid := document.workflow_id(doc))}
-        found = self.backend.mget(self.target.write_alias("lookup"), wanted)
-        return {rid: v.source for rid, v in found.items()}
-
     def _embed(self, docs: dict[str, document.Document]) -> None:
-        lookups = self._lookups(docs)
+        lookups = self.lookups.read(self.backend, self.target.write_alias("lookup"), _embedded(docs))
         for doc in docs.values():
             _embed_one(doc, lookups)
 
     def _outdated(self, docs: dict[str, document.Document]) -> set[str]:
-        """Documents whose definitions or workflow another process changed since they were embedded."""
+        """Documents whose definitions or workflow changed since they were embedded (by another process, or
+        after this one read them)."""
         if not docs:
             return set()
-        lookups = self._lookups(docs)
+        lookups = self.lookups.checked(self.backend, self.target.write_alias("lookup"), _embedded(docs))
         return {rid for rid, doc in docs.items() if _embed_one(doc, lookups)}
 
     # --- fan-out --------------------------------------------------------------------------
@@ -255,6 +254,12 @@ class Pipeline:
             self.progress(done, total)
             if total > self.fan_out_slice:
                 log.info("fan-out progress", extra={"fields": {"runs_done": done, "runs": total}})
+
+
+def _embedded(docs: dict[str, document.Document]) -> set[str]:
+    """The ids of the records the documents embed (their definitions and workflows)."""
+    wanted = {f"workflow_parameters:{pid}" for doc in docs.values() for pid in document.parameter_ids(doc)}
+    return wanted | {f"workflows:{wid}" for doc in docs.values() if (wid := document.workflow_id(doc))}
 
 
 def _embed_one(doc: document.Document, lookups: dict[str, Any]) -> bool:

@@ -30,6 +30,7 @@ class Versioned:
 
 
 Writes = dict[str, tuple[dict[str, Any], Versioned | None]]  # id -> (new source, the version it replaces)
+Version = tuple[int, int]  # (seq_no, primary_term): the same pair, the same document
 
 
 class Applier(Protocol):
@@ -50,6 +51,10 @@ class Applier(Protocol):
 class Store(Protocol):
     def mget(self, index: str, ids: Iterable[str]) -> dict[str, Versioned]:
         """The documents that exist among `ids`, as acknowledged writes left them (refreshed or not)."""
+        ...
+
+    def versions(self, index: str, ids: Iterable[str]) -> dict[str, Version]:
+        """The versions of the documents that exist among `ids`, as `mget` would read them, without their sources."""
         ...
 
     def write(self, index: str, docs: Writes) -> set[str]:

@@ -14,7 +14,7 @@ from opensearchpy.exceptions import TransportError
 from runsearch.errors import DataError, RunsearchError
 from runsearch.indexer.document import indexed
 from runsearch.indexer.metrics import BULK_SECONDS
-from runsearch.indexer.ports import Versioned, Writes
+from runsearch.indexer.ports import Version, Versioned, Writes
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,14 @@ class OpenSearchStore:
             for doc in response["docs"]:
                 if doc.get("found"):
                     found[doc["_id"]] = Versioned(doc["_source"], doc["_seq_no"], doc["_primary_term"])
+        return found
+
+    def versions(self, index: str, ids: Iterable[str]) -> dict[str, Version]:
+        """Real-time too; with no source (nor any stored field) asked for, OpenSearch loads none."""
+        found: dict[str, Version] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            response = self.os.mget(index=index, body={"ids": chunk}, params={"realtime": "true", "_source": "false"})
+            found.update({doc["_id"]: (doc["_seq_no"], doc["_primary_term"]) for doc in response["docs"] if doc.get("found")})
         return found
 
     def write(self, index: str, docs: Writes) -> set[str]:

@@ -11,6 +11,7 @@ from runsearch.errors import RunsearchError
 from runsearch.indexer import generations, store
 from runsearch.indexer.decode import Change
 from runsearch.indexer.heartbeat import Heartbeat
+from runsearch.indexer.lookups import Lookups
 from runsearch.indexer.pipeline import Outcome, Pipeline
 from runsearch.mappings import Generation, Layout, Names
 from runsearch.settings import Settings
@@ -37,6 +38,7 @@ class Writer:
         self.targets = generations.Targets(self.os, self.names)
         self.backend = store.OpenSearchStore(self.os, settings.bulk_max_bytes)
         self._heartbeat: Heartbeat | None = None
+        self.lookups: dict[Generation, Lookups] = {}  # per generation written, what its pipelines read of its records
 
     def prepare(self) -> None:
         """Before the first batch of the live indexer: a first generation exists (created when none does)."""
@@ -50,12 +52,15 @@ class Writer:
 
     def pipeline(self, generation: Generation) -> Pipeline:
         return Pipeline(self.backend, generation, self.settings.fan_out_slice, self.progress,
-                        self.settings.batch_max_bytes)
+                        self.settings.batch_max_bytes, lookups=self.lookups.setdefault(generation, Lookups()))
 
     def apply(self, changes: list[Change]) -> Outcome:
         """Apply to every generation written now (`between` runs between two); the first one's outcome is the
         batch's, the others add the documents they wrote."""
         targets = [self.only] if self.only else self.targets.current()
+        # A generation no longer written takes its records with it: one written again later (a number rebuilt after
+        # a cleanup) is a new index, whose versions start over.
+        self.lookups = {generation: held for generation, held in self.lookups.items() if generation in targets}
         if not targets:
             raise NoGeneration("no generation has this version's mappings: run `runsearch reindex` with this version "
                                "(the indexer waits meanwhile, applying and committing nothing)")

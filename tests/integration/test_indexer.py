@@ -23,6 +23,7 @@ from runsearch.demo.publish import publish
 from runsearch.indexer import consumer
 from runsearch.indexer.consumer import COMMIT_TIMEOUT_MS, Indexer
 from runsearch.indexer.offsets import committed_offsets, end_offsets
+from runsearch.indexer.store import OpenSearchStore
 from runsearch.mappings import Names
 from runsearch.operations import deadletters
 from runsearch.operations.verification import verify
@@ -49,6 +50,19 @@ def test_shuffled_duplicated_history_converges(settings: Settings) -> None:
     drain(indexer)
     indexer.close()
     assert_converged(settings, expected(final_rows(history.changes)))
+
+
+def test_the_versions_read_without_sources_are_those_mget_reads_before_any_refresh(settings: Settings) -> None:
+    """What the pipeline checks its held definitions and workflows with (`indexer.lookups`)."""
+    os = clients.opensearch(settings)
+    index = f"{settings.index_prefix}-versions"  # an alias, as the store writes only through aliases
+    os.indices.create(index=f"{index}-1", body={"settings": {"refresh_interval": -1}, "aliases": {index: {}}})
+    store = OpenSearchStore(os)
+    assert not store.write(index, {"a": ({"title": "A"}, None), "b": ({"title": "B"}, None)})
+    assert not store.write(index, {"b": ({"title": "B renamed"}, store.mget(index, ["b"])["b"])})
+    read = store.mget(index, ["a", "b", "none"])
+    assert store.versions(index, ["a", "b", "none"]) == {i: (v.seq_no, v.primary_term) for i, v in read.items()}
+    assert sorted(read) == ["a", "b"] and read["b"].source == {"title": "B renamed"}
 
 
 def test_opensearch_unreachable_for_a_while_loses_nothing(settings: Settings) -> None:

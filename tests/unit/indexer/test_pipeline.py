@@ -207,3 +207,47 @@ def test_a_lost_race_is_merged_again_with_what_the_winner_wrote() -> None:
     pipeline.apply([change("workflow_runs", {**RUN, "status": "failed"}, 12, op="u")])
     doc = store.indices[TARGET.write_alias("runs")]["wr_1"].source
     assert doc["status"] == "failed" and "the rival's" in doc["search_text"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(history=histories(), data=st.data())
+def test_two_indexers_of_one_group_converge(history: History, data: st.DataObject) -> None:
+    """Two processes, each with the definitions and workflows it read before (`Lookups`), apply the partitions
+    each is assigned in turns: what one holds goes stale when the other changes a record, and the check after each
+    write finds it."""
+    encoder = Encoder(toast_bytes=data.draw(st.sampled_from([None, 0]), label="toast bytes"))
+    streams = list(partitions(history, encoder).values())
+    owners = [data.draw(st.integers(0, 1), label="member") for _ in streams]
+    order = interleaved(data, streams)
+    member_of = {id(rec): owner for stream, owner in zip(streams, owners, strict=True) for rec in stream}
+    store, target = MemoryStore(), Names("p").generation(1)
+    members = [Pipeline(store, target), Pipeline(store, target)]
+    queues = [[decode(r.topic, r.key, r.value, position=(r.partition, r.offset)) for r in order if member_of[id(r)] == m]
+              for m in (0, 1)]
+    while queues[0] or queues[1]:
+        m = data.draw(st.integers(0, 1), label="turn")
+        size = data.draw(st.integers(1, 5), label="batch size")
+        batch, queues[m] = queues[m][:size], queues[m][size:]
+        members[m].apply(batch)
+    docs = {rid: v.source for rid, v in store.indices.get(target.write_alias("runs"), {}).items()}
+    assert_documents_match(docs, expected(final_rows(history.changes)))
+
+
+def test_the_records_runs_embed_are_read_once_then_checked_by_version() -> None:
+    store = CountingStore()
+    pipeline = runs_of_one_workflow(store, 3, 10)
+    store.reads.clear()
+    pipeline.apply([change("workflow_runs", {**RUN, "workflow_run_id": f"wr_{i:03d}", "status": "failed"}, 100 + i,
+                           op="u") for i in range(3)])
+    assert [index for index, _ in store.reads] == [TARGET.write_alias("runs")]  # the workflow as held
+    assert all(doc.source["status"] == "failed" for doc in store.indices[TARGET.write_alias("runs")].values())
+
+
+def test_a_record_the_pipeline_changes_itself_is_embedded_as_changed_without_the_check() -> None:
+    """A fold's pipeline (`shared=False`) never checks after writing: what it holds of a record it wrote must go."""
+    store = MemoryStore()
+    pipeline = runs_of_one_workflow(store, 2, 10)
+    pipeline.shared = False
+    pipeline.apply([change("workflows", {"workflow_id": "w", "title": "renamed"}, 1_000, op="u")])
+    titles = {doc.source["state"]["workflow"]["title"] for doc in store.indices[TARGET.write_alias("runs")].values()}
+    assert titles == {"renamed"}
