@@ -68,19 +68,17 @@ class DiskStore:
         self.db.close()
 
     def mget(self, index: str, ids: Iterable[str]) -> dict[str, Versioned]:
-        found = {}
-        for chunk in _chunks(set(ids)):
-            rows = self.db.execute(f"SELECT id, seq, source FROM docs WHERE idx = ? AND id IN ({','.join('?' * len(chunk))})",
-                                   (index, *chunk))
-            found.update({doc_id: Versioned(orjson.loads(source), seq, 1, len(source)) for doc_id, seq, source in rows})
-        return found
+        return {doc_id: Versioned(orjson.loads(source), seq, 1, len(source))
+                for doc_id, seq, source in self._rows("id, seq, source", index, ids)}
 
     def versions(self, index: str, ids: Iterable[str]) -> dict[str, Version]:
-        found = {}
+        return {doc_id: (seq, 1) for doc_id, seq in self._rows("id, seq", index, ids)}
+
+    def _rows(self, columns: str, index: str, ids: Iterable[str]) -> Iterator[Any]:
+        """`columns` of the documents of `index` among `ids`."""
         for chunk in _chunks(set(ids)):
-            found.update({doc_id: (seq, 1) for doc_id, seq in self.db.execute(
-                f"SELECT id, seq FROM docs WHERE idx = ? AND id IN ({','.join('?' * len(chunk))})", (index, *chunk))})
-        return found
+            yield from self.db.execute(f"SELECT {columns} FROM docs WHERE idx = ? AND id IN ({','.join('?' * len(chunk))})",
+                                       (index, *chunk))
 
     def write(self, index: str, docs: Writes) -> set[str]:
         current = {doc_id: seq for doc_id, (seq, _) in self.versions(index, docs).items()}

@@ -61,21 +61,18 @@ class OpenSearchStore:
 
     def mget(self, index: str, ids: Iterable[str]) -> dict[str, Versioned]:
         """Real-time reads (they see every acknowledged write, refreshed or not)."""
-        found: dict[str, Versioned] = {}
-        for chunk in _chunks(sorted(set(ids))):
-            response = self.os.mget(index=index, body={"ids": chunk}, params={"realtime": "true"})
-            for doc in response["docs"]:
-                if doc.get("found"):
-                    found[doc["_id"]] = Versioned(doc["_source"], doc["_seq_no"], doc["_primary_term"])
-        return found
+        return {doc["_id"]: Versioned(doc["_source"], doc["_seq_no"], doc["_primary_term"])
+                for doc in self._found(index, ids, {})}
 
     def versions(self, index: str, ids: Iterable[str]) -> dict[str, Version]:
         """Real-time too; with no source (nor any stored field) asked for, OpenSearch loads none."""
-        found: dict[str, Version] = {}
+        return {doc["_id"]: (doc["_seq_no"], doc["_primary_term"]) for doc in self._found(index, ids, {"_source": "false"})}
+
+    def _found(self, index: str, ids: Iterable[str], params: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """The documents that exist among `ids`, as real-time mgets of CHUNK ids answer them."""
         for chunk in _chunks(sorted(set(ids))):
-            response = self.os.mget(index=index, body={"ids": chunk}, params={"realtime": "true", "_source": "false"})
-            found.update({doc["_id"]: (doc["_seq_no"], doc["_primary_term"]) for doc in response["docs"] if doc.get("found")})
-        return found
+            response = self.os.mget(index=index, body={"ids": chunk}, params={"realtime": "true", **params})
+            yield from (doc for doc in response["docs"] if doc.get("found"))
 
     def write(self, index: str, docs: Writes) -> set[str]:
         conflicts: set[str] = set()
